@@ -1,0 +1,85 @@
+"""Shared fixtures: the repository root, and the notebooks run by nbdev's own test runner.
+
+Each notebook runs in a fresh Python process through `nbdev.test.test_nb` (the engine behind
+`nbdev_test`), skipping the cells flagged with settings.ini's `tst_flags` unless NBDEV_FLAGS names
+them. The notebooks run concurrently (ATOMVISION_TEST_WORKERS, default: the machine's cores), and
+the summary at the end counts notebooks and cells.
+"""
+import configparser
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_RUNNER = ('import sys; from pathlib import Path; from nbdev.test import test_nb as run_nb; '
+           'ok, secs = run_nb(Path(sys.argv[1]), skip_flags=sys.argv[2].split(), force_flags=sys.argv[3].split(), '
+           'basepath=sys.argv[4]); print(f"notebook-seconds {secs:.1f}"); sys.exit(0 if ok else 1)')
+
+
+def settings() -> configparser.SectionProxy:
+    config = configparser.ConfigParser(delimiters=['='])
+    config.read(ROOT / 'settings.ini', encoding='utf-8')
+    return config['DEFAULT']
+
+
+def notebooks() -> list:
+    "The notebooks nbdev_test would test: under nbs/, not starting with '_' or '.'."
+    return sorted(p for p in (ROOT / settings()['nbs_path']).rglob('*.ipynb')
+                  if not any(part.startswith(('_', '.')) for part in p.relative_to(ROOT).parts))
+
+
+def cell_counts(path: Path, skip: set) -> dict:
+    "How many code cells of `path` run, how many of them hold tests, how many are skipped by flag."
+    counts = dict(run=0, with_tests=0, skipped=0)
+    for cell in json.loads(path.read_text(encoding='utf-8'))['cells']:
+        if cell['cell_type'] != 'code': continue
+        source = ''.join(cell['source'])
+        flags = {l[2:].strip().split()[0] for l in source.splitlines() if l.startswith('#|') and l[2:].strip()}
+        if 'nbdev_export(' in source: continue
+        if flags & skip: counts['skipped'] += 1; continue
+        counts['run'] += 1
+        counts['with_tests'] += any(t in source for t in ('test_eq', 'test_close', 'test_fail', 'test_ne', 'assert '))
+    return counts
+
+
+def _run(path: Path, skip: list, force: list) -> subprocess.CompletedProcess:
+    timeout = int(os.environ.get('ATOMVISION_NOTEBOOK_TIMEOUT', '1200'))
+    return subprocess.run([sys.executable, '-c', _RUNNER, str(path), ' '.join(skip), ' '.join(force), str(ROOT)],
+                          capture_output=True, text=True, timeout=timeout, cwd=path.parent)
+
+
+@pytest.fixture(scope='session')
+def notebook_runs(request):
+    "Start every notebook at once (bounded by the worker count); tests wait for their own."
+    skip = settings()['tst_flags'].split()
+    force = os.environ.get('NBDEV_FLAGS', '').split()
+    workers = int(os.environ.get('ATOMVISION_TEST_WORKERS', os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    request.addfinalizer(pool.shutdown)
+    runs = {p.name: pool.submit(_run, p, skip, force) for p in notebooks()}
+    stats = request.config.stash.setdefault(_STATS, {})
+    active = set(skip) - set(force)
+    for p in notebooks(): stats[p.name] = cell_counts(p, active)
+    return runs
+
+
+_STATS = pytest.StashKey[dict]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    stats = config.stash.get(_STATS, {})
+    if not stats: return
+    passed = {r.nodeid.split('[')[-1].rstrip(']') for r in terminalreporter.stats.get('passed', [])
+              if 'test_notebook[' in r.nodeid}
+    terminalreporter.section('notebooks')
+    for name, c in stats.items():
+        state = 'passed' if name in passed else 'FAILED/not run'
+        terminalreporter.write_line(f"{name:32} {state:15} {c['run']:3} cells run ({c['with_tests']} with tests), {c['skipped']} skipped by flag")
+    total = {k: sum(c[k] for c in stats.values()) for k in ('run', 'with_tests', 'skipped')}
+    terminalreporter.write_line(f"{len(passed)} of {len(stats)} notebooks passed: {total['run']} cells run, "
+                                f"{total['with_tests']} with tests, {total['skipped']} skipped by flag")
