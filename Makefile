@@ -1,5 +1,6 @@
 # The README's two commands: `make run` and `make test`. Both set up .venv first (idempotent).
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +19,7 @@ setup: $(STAMP)
 # Re-installs only when the pins (settings.ini) or setup.py change.
 $(STAMP): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" 2>&1 | { grep -v "^WARNING: Location .* is ignored" || true; }
 	@touch $@
 
 run: setup
