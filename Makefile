@@ -12,7 +12,7 @@ FLAGS ?=
 ATOMVISION_MIRROR ?= $(abspath $(wildcard ../shared/data))
 export ATOMVISION_MIRROR
 
-.PHONY: setup run test export readme clean-venv
+.PHONY: setup run test export readme screenshot clean-venv
 
 setup: $(STAMP)
 
@@ -37,6 +37,13 @@ export: setup
 
 readme: setup
 	$(BIN)/python tools/build_readme.py
+
+# The data explorer in JupyterLab under headless Chromium -> data/screenshots/explorer.png
+screenshot: setup
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/python -m pip install --quiet playwright 2>&1 | { grep -v "is ignored" || true; }
+	@test -f data/unified/atomvision_unified.parquet || $(BIN)/atomvision build
+	$(BIN)/python tools/screenshot_explorer.py
 
 clean-venv:
 	rm -rf $(VENV)
