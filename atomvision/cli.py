@@ -18,8 +18,8 @@ from .fetch import SOURCES, FetchError, fetch
 from .core import BOUNDS
 
 # %% auto #0
-__all__ = ['MIN_SIDE', 'read_photo', 'predict_photo', 'predict_photos', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report',
-           'cmd_train', 'cmd_evaluate', 'cmd_predict', 'cmd_run', 'make_parser', 'main']
+__all__ = ['MIN_SIDE', 'read_photo', 'predict_photo', 'prediction_path', 'predict_photos', 'cmd_info', 'cmd_fetch', 'cmd_build',
+           'cmd_report', 'cmd_train', 'cmd_tune', 'cmd_evaluate', 'cmd_predict', 'cmd_run', 'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
 MIN_SIDE = 32
@@ -38,16 +38,29 @@ def read_photo(path: Path, size: int = 256):
     except OSError as e: raise ValueError(f'unreadable image ({e})') from None
     return torch.from_numpy(load_photo(path, size)).permute(2, 0, 1)
 
-def predict_photo(model, image, mean, std, image_size: int, mc_samples: int = 16, tta: int = 1):
-    "Mixture prediction over `tta` views and MC-dropout passes for one uint8 image [3, S, S]."
+def predict_photo(models, image, mean, std, image_size: int, mc_samples: int = 16, tta: int = 1, refs=None, path: str = 'direct',
+                  blend_weight: float = 1.0):
+    """Prediction for one uint8 image [3, S, S], pooled over `tta` views, the ensemble `models` (a model or a list) and
+    their MC-dropout passes, by `path` ('direct', 'mixture' or 'blend'; see `evaluate.combine`)."""
     import torch
+    from atomvision.evaluate import combine
     from atomvision.images import augment, normalize, sample_seeds
-    from atomvision.vit import ElementPrediction, predict
+    from atomvision.vit import sample_outputs
+    models = models if isinstance(models, (list, tuple)) else [models]
     views = [augment(image[None], image_size, None, train=False)]
     if tta > 1: views += [augment(image[None], image_size, sample_seeds(0, 0, torch.tensor([k])), train=True) for k in range(tta - 1)]
-    preds = [predict(model, normalize(v, mean, std), mc_samples=mc_samples, seed=k) for k, v in enumerate(views)]
-    means = torch.stack([p.mean_log10 for p in preds]); variances = torch.stack([p.var_log10 for p in preds])
-    return ElementPrediction(means.mean(0), variances.mean(0) + means.var(0, unbiased=False), elements=preds[0].elements)
+    outs = [sample_outputs(m, normalize(v, mean, std), mc_samples=mc_samples, seed=k) for k, v in enumerate(views) for m in models]
+    pooled = {key: torch.cat([o[key] for o in outs]) if outs[0][key] is not None else None for key in outs[0]}
+    return combine(pooled, refs, path, blend_weight, models[0].config.elements)
+
+def prediction_path(checkpoint: Path, models: list) -> tuple[str, float]:
+    """(path, blend weight) for a checkpoint: the blend weight that `atomvision evaluate` chose on val and saved beside
+    the run (blend.json), else the mixture path for models that name classes, else the direct head."""
+    import json
+    if models[0].class_head is None: return 'direct', 0.0
+    saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
+    if saved.exists(): return 'blend', float(json.loads(saved.read_text())['blend_weight'])
+    return 'mixture', 1.0
 
 def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, out: Path | None = None) -> list:
     "Print each photo's element table and save its attention overlay; the photos that failed, with reasons."
@@ -58,21 +71,23 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
     import matplotlib.pyplot as plt
     import numpy as np
     from atomvision.core import ELEMENT_BY_SYMBOL
-    from atomvision.evaluate import nearest_classes
-    from atomvision.images import ImageStoreDataset, augment, normalize
-    from atomvision.vit import attention_maps, checkpoint_config, load_model, plot_overlay
-    model = load_model(checkpoint).eval()
-    config, _ = checkpoint_config(checkpoint)
-    store = data_dir() / 'images' / 'grocery_256.h5'
+    from atomvision.evaluate import load_members, nearest_classes
+    from atomvision.images import ImageStoreDataset, augment, default_store, normalize
+    from atomvision.vit import attention_maps, plot_overlay
+    models = load_members(checkpoint)
+    path, blend_weight = prediction_path(Path(checkpoint), models)
+    config = models[0].config
+    model = models[0]
+    store = default_store()
     train_set = ImageStoreDataset(store, 'train', limit=1)
     with h5py.File(store) as f: links = pd.read_json(io.StringIO(f.attrs['links']), orient='records')
     out = Path(out) if out else data_dir() / 'predictions'
     failures = []
-    for path in photos:
-        try: image = read_photo(path)
+    for photo in photos:
+        try: image = read_photo(photo)
         except ValueError as e:
-            print(f'{path}: skipped: {e}', file=sys.stderr); failures.append((str(path), str(e))); continue
-        pred = predict_photo(model, image, train_set.mean, train_set.std, config.image_size, mc_samples, tta)
+            print(f'{photo}: skipped: {e}', file=sys.stderr); failures.append((str(photo), str(e))); continue
+        pred = predict_photo(models, image, train_set.mean, train_set.std, config.image_size, mc_samples, tta, train_set.references, path, blend_weight)
         low, high = pred.interval_mg_kg(0.9)
         table = pd.DataFrame(dict(element=[f'{s} {ELEMENT_BY_SYMBOL[s].name}' for s in pred.elements],
                                   median_mg_kg=pred.median_mg_kg[0].numpy(), low90_mg_kg=low[0].numpy(), high90_mg_kg=high[0].numpy(),
@@ -80,13 +95,14 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
         nearest = train_set.references.class_names[int(nearest_classes(pred, train_set.references)[0])]
         linked = links[links.class_name == nearest]
         foods = list(dict.fromkeys(linked.food_name + ' [' + linked.source + ']'))[:3]
-        print(f'\n{path}  (closest profile: {nearest}; foods: {"; ".join(foods) or "none linked"})')
+        print(f'\n{photo}  (prediction path: {pred.path}; {"most probable food" if pred.class_probs is not None else "closest profile"}: {nearest}; '
+              f'foods: {"; ".join(foods) or "none linked"})')
         with pd.option_context('display.float_format', lambda v: f'{v:.4g}', 'display.width', 160):
             print(table.to_string(index=False))
         heat = attention_maps(model, normalize(augment(image[None], config.image_size, None, train=False), train_set.mean, train_set.std))[0]
-        fig = plot_overlay(augment(image[None], config.image_size, None, train=False)[0], heat, f'{path.name}: attention rollout')
+        fig = plot_overlay(augment(image[None], config.image_size, None, train=False)[0], heat, f'{photo.name}: attention rollout')
         out.mkdir(parents=True, exist_ok=True)
-        target = out / f'{path.stem}_attention.png'
+        target = out / f'{photo.stem}_attention.png'
         atomic_write(target, lambda p: fig.savefig(p, dpi=100, format='png')); plt.close(fig)
         print(f'attention overlay: {target}')
     return failures
@@ -149,32 +165,56 @@ def cmd_report(args) -> int:
     return 0
 
 def cmd_train(args) -> int:
-    "Train (or resume) a run of the element ViT."
+    "Train (or resume) a run of the element ViT (an ensemble with --members)."
     import json
     from atomvision.train import config_from, train
-    try: config = config_from(args.preset, **(json.loads(args.config) if args.config and args.config.strip().startswith('{') else
-                                             json.loads(Path(args.config).read_text()) if args.config else {}))
+    try:
+        changes = json.loads(args.config) if args.config and args.config.strip().startswith('{') else json.loads(Path(args.config).read_text()) if args.config else {}
+        if args.members: changes['members'] = args.members
+        config = config_from(args.preset, **changes)
     except (ValueError, OSError) as e:
         print(f'atomvision train: {e}', file=sys.stderr)
         return 2
-    run = train(config, Path(args.run_dir) if args.run_dir else None, resume=not args.restart, verbose=not args.quiet)
+    try: run = train(config, Path(args.run_dir) if args.run_dir else None, resume=not args.restart, verbose=not args.quiet)
+    except ValueError as e: # e.g. resuming with settings that would change what is learned
+        print(f'atomvision train: {e}', file=sys.stderr)
+        return 2
     if not args.quiet: print(f'run folder: {run}')
     return 0
 
+def cmd_tune(args) -> int:
+    "Search the recipe's hyperparameters with Optuna (resumable); the best becomes the preset '<study>-best'."
+    import json
+    from atomvision.train import preset_path
+    from atomvision.tune import tune
+    try:
+        changes = json.loads(args.config) if args.config else {}
+        study = tune(args.trials, args.timeout, args.storage, args.study, args.preset, verbose=not args.quiet, **changes)
+    except ValueError as e:
+        print(f'atomvision tune: {e}', file=sys.stderr)
+        return 2
+    done = [t for t in study.trials if t.value is not None and t.state.name == 'COMPLETE']
+    print(f'study {args.study}: {len(study.trials)} trials ({len(done)} complete)')
+    if done: print(f'best: trial {study.best_trial.number}, value {study.best_value:.4f}, {study.best_params}\n'
+                   f'saved as preset {args.study}-best: {preset_path(args.study + "-best")} (atomvision train --preset {args.study}-best)')
+    return 0
+
 def _checkpoint(args, command: str) -> Path | None:
-    "The checkpoint a command uses (default: the CPU run's best), or None after saying it is missing."
-    checkpoint = Path(args.checkpoint) if args.checkpoint else data_dir() / 'runs' / 'vit_tiny-96-seed0' / 'best.safetensors'
+    "The checkpoint or run folder a command uses (default: the quick CPU run), or None after saying it is missing."
+    from atomvision.train import config_from, default_run_dir
+    checkpoint = Path(args.checkpoint) if args.checkpoint else default_run_dir(config_from('cpu'))
     if checkpoint.exists(): return checkpoint
     print(f'atomvision {command}: no checkpoint {checkpoint}: train first (atomvision train) or pass --checkpoint', file=sys.stderr)
     return None
 
 def cmd_evaluate(args) -> int:
-    "Evaluate a checkpoint on the val split of the store, or on any folder of photos with a split file."
+    "Evaluate a checkpoint, run or ensemble folder on the val split of the store, or on any folder of photos with a split file."
     import json
+    from atomvision.core import atomic_write
     from atomvision.evaluate import evaluate_run, load_split_file
     checkpoint = _checkpoint(args, 'evaluate')
     if checkpoint is None: return 1
-    out = Path(args.out) if args.out else checkpoint.parent / 'evaluation'
+    out = Path(args.out) if args.out else (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'evaluation'
     images = class_ids = None
     if args.images or args.split:
         if not (args.images and args.split):
@@ -183,10 +223,14 @@ def cmd_evaluate(args) -> int:
         images, class_ids, problems = load_split_file(Path(args.images), Path(args.split))
         for problem in problems: print(f'skipped {problem}', file=sys.stderr)
     result = evaluate_run(checkpoint, mc_samples=args.mc_samples, out=out, images=images, class_ids=class_ids,
-                          label=str(args.split) if args.split else 'val')
+                          label=str(args.split) if args.split else 'val', path=args.path, members=args.members)
+    weight = result['summary'].get('blend_weight')
+    if weight is not None: # chosen on val: `atomvision predict` uses it
+        folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
+        atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(dict(blend_weight=weight, chosen_on='val', by='mean MAE'))))
     print(json.dumps(result['summary'], indent=1))
     with pd.option_context('display.width', 200, 'display.max_columns', 20):
-        print(result['per_element'][['element', 'photos', 'mae', 'mae_group_mean', 'mae_train_mean', 'skill_vs_mean', 'coverage90']].round(3).to_string(index=False))
+        print(result['per_element'][['element', 'photos', 'mae', 'mae_group_mean', 'mae_train_mean', 'skill_vs_group', 'coverage90']].round(3).to_string(index=False))
     print(f'metrics and figures: {out}')
     return 0
 
@@ -208,12 +252,12 @@ def cmd_run(args) -> int:
     if code: return code
     build_image_store(load_dataset())
     run = train(config_from('cpu'))
-    code = cmd_evaluate(argparse.Namespace(checkpoint=str(run / 'best.safetensors'), images=None, split=None, mc_samples=8, out=None))
+    code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None))
     print(f"""
 Results:
   unified dataset  {data_dir() / 'unified'}
   report           {data_dir() / 'reports' / 'report.html'}
-  training run     {run}  (metrics.csv, best.safetensors)
+  training run     {run}  (metrics.csv, model.safetensors, tensorboard/: tensorboard --logdir {data_dir() / 'runs'})
   evaluation       {run / 'evaluation'}  (metrics.json and figures)
 Predict a photo:   atomvision predict PHOTO.jpg""")
     return code
@@ -241,14 +285,17 @@ def make_parser() -> argparse.ArgumentParser:
     report_parser.add_argument('--out', help='report folder (default: <data>/reports)')
     report_parser.set_defaults(func=cmd_report)
     train_parser = commands.add_parser('train', help='train the element ViT on the photo store (resumes a killed run)')
-    train_parser.add_argument('--preset', choices=['cpu', 'gpu'], default='cpu', help='cpu: vit_tiny at 96 px; gpu: vit_base at 224 px')
+    train_parser.add_argument('--preset', default='cpu', help='cpu (quick), cpu-long (the headline run), gpu, legacy, or a saved preset such as atomvision-best')
+    train_parser.add_argument('--members', type=int, help='train an ensemble of N members (seeds seed..seed+N-1)')
     train_parser.add_argument('--config', help='settings to change, as JSON text or a JSON file, e.g. \'{"epochs": 5}\'')
     train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<model>-<size>-seed<seed>)')
     train_parser.add_argument('--restart', action='store_true', help='start over instead of resuming')
     train_parser.add_argument('--quiet', action='store_true')
     train_parser.set_defaults(func=cmd_train)
     evaluate_parser = commands.add_parser('evaluate', help='metrics and figures of a checkpoint on held-out photos')
-    evaluate_parser.add_argument('--checkpoint', help='a .safetensors checkpoint (default: the CPU run\'s best)')
+    evaluate_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
+    evaluate_parser.add_argument('--path', choices=['direct', 'mixture', 'blend'], default='blend', help='how elements are predicted (default: blend, weight chosen on val)')
+    evaluate_parser.add_argument('--members', type=int, help='use the first N members of an ensemble')
     evaluate_parser.add_argument('--images', help='folder of photos (with --split)')
     evaluate_parser.add_argument('--split', help='split file: path, fine_label, coarse_label per line (paths relative to --images)')
     evaluate_parser.add_argument('--mc-samples', type=int, default=8)
@@ -256,11 +303,20 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate_parser.set_defaults(func=cmd_evaluate)
     predict_parser = commands.add_parser('predict', help='predict the element profile of photos')
     predict_parser.add_argument('photos', nargs='+', metavar='PHOTO', help='JPEG or PNG files')
-    predict_parser.add_argument('--checkpoint', help='a .safetensors checkpoint (default: the CPU run\'s best)')
+    predict_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
     predict_parser.add_argument('--mc-samples', type=int, default=16, help='Monte Carlo dropout passes (default 16)')
     predict_parser.add_argument('--tta', type=int, default=1, help='test-time augmentation: average N flipped/cropped views')
     predict_parser.add_argument('--out', help='folder for the attention overlays (default: beside each photo\'s name in data/predictions)')
     predict_parser.set_defaults(func=cmd_predict)
+    tune_parser = commands.add_parser('tune', help='search hyperparameters with Optuna (TPE, median pruning; resumable)')
+    tune_parser.add_argument('--trials', type=int, default=20, help='trials to run now (default 20)')
+    tune_parser.add_argument('--timeout', type=float, help='stop starting trials after this many seconds')
+    tune_parser.add_argument('--storage', help='Optuna storage URL (default: sqlite:///<data>/runs/tune/<study>.db)')
+    tune_parser.add_argument('--study', default='atomvision', help='study name (default atomvision); the best is saved as preset <study>-best')
+    tune_parser.add_argument('--preset', default='cpu', help='base configuration (default cpu)')
+    tune_parser.add_argument('--config', help='settings to change in the base, as JSON text')
+    tune_parser.add_argument('--quiet', action='store_true')
+    tune_parser.set_defaults(func=cmd_tune)
     commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
     return parser
 

@@ -17,13 +17,15 @@ import seaborn as sns
 import torch
 
 from .core import PANEL, atomic_write, data_dir, pick_device
-from .images import ImageStoreDataset, References, augment, load_photo, make_targets, normalize
-from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, plot_overlay, predict
+from .images import ImageStoreDataset, References, augment, default_store, load_photo, make_targets, normalize
+from .vit import Z90, ElementPrediction, attention_maps, checkpoint_config, load_model, plot_overlay, predict, sample_outputs
 
 # %% auto #0
-__all__ = ['class_groups', 'predict_images', 'evaluation_table', 'coverage_curve', 'evaluate_run', 'nearest_classes',
-           'plot_calibration', 'plot_element_errors', 'plot_confusion', 'plot_attention_gallery', 'write_evaluation',
-           'attention_view', 'AttentionExplorer', 'load_split_file']
+__all__ = ['class_groups', 'load_members', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction', 'blend_predictions',
+           'combine', 'predict_images', 'evaluation_table', 'coverage_curve', 'choose_blend_weight', 'class_metrics',
+           'evaluate_run', 'nearest_classes', 'plot_calibration', 'plot_element_errors', 'plot_confusion',
+           'plot_attention_gallery', 'write_evaluation', 'attention_view', 'AttentionExplorer', 'load_split_file',
+           'ood_epistemic']
 
 # %% ../nbs/10_evaluate.ipynb #41fb13a3
 def class_groups(store: Path) -> np.ndarray:
@@ -40,23 +42,102 @@ def class_groups(store: Path) -> np.ndarray:
     return groups
 
 # %% ../nbs/10_evaluate.ipynb #8c0d4572
+def load_members(path: Path, members: int | None = None) -> list:
+    """The models behind `path`, in eval mode: a checkpoint file; a run folder (its `model.safetensors`, else
+    `best.safetensors`); or an ensemble folder (`ensemble.json`), of which the first `members` when given."""
+    path = Path(path)
+    if path.is_file(): return [load_model(path).eval()]
+    if (path / 'ensemble.json').exists():
+        names = json.loads((path / 'ensemble.json').read_text())['members'][:members]
+        return [m for name in names for m in load_members(path / name)]
+    for name in ('model.safetensors', 'best.safetensors'):
+        if (path / name).exists(): return [load_model(path / name).eval()]
+    raise FileNotFoundError(f'{path}: no checkpoint (model.safetensors, best.safetensors or ensemble.json)')
+
 @torch.no_grad()
-def predict_images(model, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, image_size: int, mc_samples: int = 8,
-                   batch_size: int = 64) -> ElementPrediction:
-    "MC-dropout predictions for uint8 images [N, 3, S, S], in batches."
+def ensemble_outputs(models: list, images: torch.Tensor, # uint8 [N, 3, S, S]
+                     mean: torch.Tensor, std: torch.Tensor, # the store's channel statistics
+                     image_size: int, mc_samples: int = 8, batch_size: int = 64) -> dict:
+    "Per-pass outputs over every member and MC-dropout pass: `mean`, `var` [passes, N, E], `class_probs` [passes, N, C] or None."
     parts = []
     for start in range(0, len(images), batch_size):
         x = normalize(augment(images[start:start + batch_size], image_size, None, train=False), mean, std)
-        parts.append(predict(model, x, mc_samples=mc_samples, seed=start))
-    cat = lambda name: torch.cat([getattr(p, name) for p in parts]) if getattr(parts[0], name) is not None else None
-    return ElementPrediction(cat('mean_log10'), cat('var_log10'), cat('aleatoric_var'), cat('epistemic_var'), parts[0].elements)
+        outs = [sample_outputs(m, x, mc_samples=mc_samples, seed=start + 1000 * k) for k, m in enumerate(models)]
+        parts.append({key: torch.cat([o[key] for o in outs]) if outs[0][key] is not None else None for key in outs[0]})
+    return {key: torch.cat([p[key] for p in parts], dim=1) if parts[0][key] is not None else None for key in parts[0]}
+
+# %% ../nbs/10_evaluate.ipynb #cb38bc1b
+def direct_prediction(outputs: dict, elements: tuple = PANEL) -> ElementPrediction:
+    "The element head's prediction, mixed over passes and members: aleatoric = mean predicted variance, epistemic = variance of the means."
+    means, variances = outputs['mean'], outputs['var']
+    probs = outputs['class_probs'].mean(0) if outputs.get('class_probs') is not None else None
+    aleatoric, epistemic = variances.mean(0), means.var(0, unbiased=False)
+    return ElementPrediction(means.mean(0), aleatoric + epistemic, aleatoric, epistemic, elements, 'direct', torch.zeros_like(aleatoric), probs)
+
+def mixture_prediction(class_probs: torch.Tensor, # [passes, N, C] class posteriors of each pass and member
+                       refs: References, elements: tuple = PANEL) -> ElementPrediction:
+    """p(y|x) = sum_c p(c|x) p(y|c): the classes' reference distributions (log10 central value and spread) weighted by the
+    posterior, per element over the classes that have a reference for it. Its variance is the within-food spread
+    (aleatoric), the spread between the classes the model hesitates between (confusion), and the disagreement of the
+    passes and members (epistemic). Elements no class measures are NaN."""
+    central = torch.as_tensor(np.nan_to_num(refs.central), dtype=torch.float32)
+    spread2 = torch.as_tensor(np.nan_to_num(refs.spread), dtype=torch.float32) ** 2
+    known = torch.as_tensor(refs.measured, dtype=torch.float32) # [C, E]
+    p = class_probs.float()
+    weight = p[..., None] * known # [S, N, C, E]
+    total = weight.sum(2, keepdim=True)
+    q = weight / total.clamp_min(1e-12)
+    pass_mean = (q * central).sum(2) # [S, N, E]
+    within = (q * spread2).sum(2).mean(0)
+    confusion = (q * (central - pass_mean[:, :, None]) ** 2).sum(2).mean(0)
+    mean, epistemic = pass_mean.mean(0), pass_mean.var(0, unbiased=False)
+    missing = total[0, :, 0] <= 0 # [N, E]: no class with a reference
+    nan = lambda t: t.masked_fill(missing, float('nan'))
+    return ElementPrediction(nan(mean), nan(within + confusion + epistemic), nan(within), nan(epistemic), elements, 'mixture', nan(confusion), p.mean(0))
+
+def blend_predictions(direct: ElementPrediction, mixture: ElementPrediction, weight: float) -> ElementPrediction:
+    """The mixture of the two paths' predictive distributions, `weight` on the class-mixture path; where the mixture has
+    nothing (no class measures the element) the direct head alone. Disagreement between the paths counts as epistemic."""
+    w = torch.where(torch.isnan(mixture.mean_log10), torch.zeros_like(direct.mean_log10), torch.full_like(direct.mean_log10, float(weight)))
+    fill = lambda t: torch.nan_to_num(t, nan=0.0)
+    m_mix, m_dir = fill(mixture.mean_log10), direct.mean_log10
+    gap = w * (1 - w) * (m_mix - m_dir) ** 2
+    mean = w * m_mix + (1 - w) * m_dir
+    aleatoric = w * fill(mixture.aleatoric_var) + (1 - w) * direct.aleatoric_var
+    confusion = w * fill(mixture.confusion_var)
+    epistemic = w * fill(mixture.epistemic_var) + (1 - w) * direct.epistemic_var + gap
+    path = 'direct' if weight == 0 else 'mixture' if weight == 1 else 'blend'
+    return ElementPrediction(mean, aleatoric + confusion + epistemic, aleatoric, epistemic, direct.elements, path, confusion, mixture.class_probs)
+
+def combine(outputs: dict, refs: References | None = None, path: str = 'blend', blend_weight: float = 0.5, elements: tuple = PANEL) -> ElementPrediction:
+    "One prediction from per-pass outputs: `direct`, `mixture` (needs a class head and `refs`), or their `blend`."
+    if path not in ('direct', 'mixture', 'blend'): raise ValueError(f"path must be 'direct', 'mixture' or 'blend', not {path!r}")
+    direct = direct_prediction(outputs, elements)
+    if path == 'direct': return direct
+    if outputs.get('class_probs') is None or refs is None:
+        raise ValueError(f'the {path!r} path needs a model with a class head and the reference distributions')
+    mixture = mixture_prediction(outputs['class_probs'], refs, elements)
+    return blend_predictions(direct, mixture, 1.0 if path == 'mixture' else blend_weight)
+
+def predict_images(model, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, image_size: int, mc_samples: int = 8,
+                   batch_size: int = 64, refs: References | None = None, path: str = 'direct', blend_weight: float = 0.5) -> ElementPrediction:
+    "Predictions for uint8 images [N, 3, S, S] from a model or a list of ensemble members, mixed over MC-dropout passes and members."
+    models = model if isinstance(model, (list, tuple)) else [model]
+    return combine(ensemble_outputs(models, images, mean, std, image_size, mc_samples, batch_size), refs, path, blend_weight, models[0].config.elements)
 
 # %% ../nbs/10_evaluate.ipynb #564c525f
-def _individual(refs: References, class_ids: np.ndarray):
-    "Individual detected values [N, E, K] (NaN where none) for each photo's class."
+def _individual(refs: References, class_ids: np.ndarray, censored: bool = False):
+    "Individual detected values [N, E, K] (NaN where none) for each photo's class; with `censored`, (values, is_censored) including the non-detects at their limits."
     values = refs.values[class_ids].astype(np.float64)
+    if censored: return values, refs.censored[class_ids] & ~np.isnan(values)
     values[refs.censored[class_ids]] = np.nan
     return values
+
+def _covered(values: np.ndarray, is_censored: np.ndarray, mean: np.ndarray, sd: np.ndarray, z: float) -> np.ndarray:
+    "Whether each individual value lies in the central interval mean ± z·sd; a non-detect when the interval reaches below its limit. NaN where no value."
+    detected = np.abs(values - mean) <= z * sd
+    below = mean - z * sd <= values
+    return np.where(np.isnan(values), np.nan, np.where(is_censored, below, detected))
 
 def evaluation_table(pred: ElementPrediction, class_ids: np.ndarray, refs: References, train_class_ids: np.ndarray,
                      groups: np.ndarray) -> pd.DataFrame:
@@ -71,6 +152,7 @@ def evaluation_table(pred: ElementPrediction, class_ids: np.ndarray, refs: Refer
     group_pred = np.stack([group_mean.get(groups[c], train_mean) for c in class_ids])
     group_pred = np.where(np.isnan(group_pred), train_mean, group_pred)
     individual = _individual(refs, class_ids)
+    all_values, all_censored = _individual(refs, class_ids, censored=True)
     rows = []
     for j, element in enumerate(pred.elements):
         m = measured[:, j]
@@ -81,56 +163,108 @@ def evaluation_table(pred: ElementPrediction, class_ids: np.ndarray, refs: Refer
         have = ~np.isnan(vals)
         mu, s = mean[m, j][:, None], sd[m, j][:, None]
         z = (vals - mu) / s
-        nll = 0.5 * (z ** 2 + 2 * np.log(s) + math.log(2 * math.pi))
+        everything, is_censored = all_values[m, j], all_censored[m, j]
+        z_all = (everything - mu) / s
+        nll_all = np.where(is_censored, -torch.special.log_ndtr(torch.as_tensor(z_all)).numpy(), 0.5 * (z_all ** 2 + 2 * np.log(s) + math.log(2 * math.pi)))
+        has_any = ~np.isnan(everything)
         rows.append(dict(element=element, photos=int(m.sum()), mae=mae, fold_error=10 ** mae, mae_train_mean=mae_mean, mae_group_mean=mae_group,
                          skill_vs_mean=1 - mae / mae_mean if mae_mean > 0 else np.nan, skill_vs_group=1 - mae / mae_group if mae_group > 0 else np.nan,
-                         values=int(have.sum()), nll=float(np.nanmean(np.where(have, nll, np.nan))) if have.any() else np.nan,
-                         coverage90=float(np.nanmean(np.where(have, np.abs(z) <= 1.645, np.nan))) if have.any() else np.nan,
+                         values=int(has_any.sum()), censored_share=float(is_censored[has_any].mean()) if has_any.any() else np.nan,
+                         nll=float(np.nanmean(np.where(has_any, nll_all, np.nan))) if has_any.any() else np.nan,
+                         coverage90=float(np.nanmean(_covered(everything, is_censored, mu, s, Z90))) if has_any.any() else np.nan,
+                         coverage90_detected=float(np.nanmean(np.where(have, np.abs(z) <= Z90, np.nan))) if have.any() else np.nan,
                          mae_individual=float(np.nanmean(np.abs(vals - mu))) if have.any() else np.nan,
                          mae_individual_train_mean=float(np.nanmean(np.abs(vals - train_mean[j]))) if have.any() else np.nan,
                          mae_individual_oracle=float(np.nanmean(np.abs(vals - central[m, j][:, None]))) if have.any() else np.nan))
     return pd.DataFrame(rows)
 
 def coverage_curve(pred: ElementPrediction, class_ids: np.ndarray, refs: References, levels=np.linspace(0.1, 0.95, 12)) -> pd.DataFrame:
-    "Expected against observed coverage of central intervals, over every individual detected value."
+    "Expected against observed coverage of central intervals, over every individual value (non-detects covered when the interval reaches below their limit)."
     mean, sd = pred.mean_log10.cpu().numpy()[:, :, None], pred.sd_log10.cpu().numpy()[:, :, None]
-    vals = _individual(refs, class_ids)
-    z = np.abs(vals - mean) / sd
-    have = ~np.isnan(vals)
+    vals, is_censored = _individual(refs, class_ids, censored=True)
     normal = torch.distributions.Normal(0, 1)
-    return pd.DataFrame([dict(expected=float(l), observed=float((z[have] <= float(normal.icdf(torch.tensor(0.5 + l / 2)))).mean())) for l in levels])
+    rows = []
+    for level in levels:
+        z = float(normal.icdf(torch.tensor(0.5 + level / 2)))
+        rows.append(dict(expected=float(level), observed=float(np.nanmean(_covered(vals, is_censored, mean, sd, z)))))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/10_evaluate.ipynb #6cdab248
+def choose_blend_weight(outputs: dict, class_ids: np.ndarray, refs: References, elements: tuple = PANEL,
+                        weights=np.linspace(0, 1, 11)) -> tuple[float, pd.DataFrame]:
+    "The weight on the mixture path with the lowest mean MAE (log10, against the classes' central values) over elements; and the curve."
+    direct, mixture = direct_prediction(outputs, elements), mixture_prediction(outputs['class_probs'], refs, elements)
+    central, measured = refs.central[class_ids], refs.measured[class_ids]
+    rows = []
+    for w in weights:
+        m = blend_predictions(direct, mixture, float(w)).mean_log10.numpy()
+        err = np.where(measured, np.abs(m - np.nan_to_num(central)), np.nan)
+        rows.append(dict(weight=float(w), mean_mae=float(np.nanmean(np.nanmean(err, 0)))))
+    curve = pd.DataFrame(rows)
+    return float(curve.loc[curve.mean_mae.idxmin(), 'weight']), curve
+
+def class_metrics(class_probs: torch.Tensor, class_ids: np.ndarray, groups: np.ndarray) -> dict:
+    "Fine-class top-1 and top-5, and food-group top-1 (the group with the most posterior mass)."
+    probs = class_probs.float().numpy()
+    top5 = np.argsort(-probs, 1)[:, :5]
+    names = sorted(set(groups))
+    group_mass = np.stack([probs[:, groups == g].sum(1) for g in names], 1)
+    return dict(class_top1=float((top5[:, 0] == class_ids).mean()), class_top5=float((top5 == class_ids[:, None]).any(1).mean()),
+                group_top1=float((np.array(names)[group_mass.argmax(1)] == groups[class_ids]).mean()))
+
 def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val', mc_samples: int = 8, out: Path | None = None,
-                 images: torch.Tensor | None = None, class_ids: np.ndarray | None = None, label: str = '') -> dict:
-    "Metrics of a checkpoint on a split of the store (or on given uint8 images and class ids); writes metrics.json and figures to `out`."
-    store = Path(store) if store else data_dir() / 'images' / 'grocery_256.h5'
-    model = load_model(checkpoint).eval()
-    config, _ = checkpoint_config(checkpoint)
+                 images: torch.Tensor | None = None, class_ids: np.ndarray | None = None, label: str = '',
+                 path: str = 'blend', # 'direct', 'mixture' or 'blend' (models without a class head: always 'direct')
+                 blend_weight: float | None = None, # weight on the mixture path; None: chosen on the val photos
+                 members: int | None = None, # use the first N members of an ensemble
+                ) -> dict:
+    "Metrics of a checkpoint, run or ensemble folder on a split of the store (or on given uint8 images and class ids); writes metrics.json and figures to `out`."
+    store = Path(store) if store else default_store()
+    models = load_members(checkpoint, members)
+    config = models[0].config
     train_set = ImageStoreDataset(store, 'train')
     refs, groups = train_set.references, class_groups(store)
+    val = ImageStoreDataset(store, 'val', preload=True)
     if images is None:
-        held = ImageStoreDataset(store, split)
-        images = torch.stack([held[i][0] for i in range(len(held))])
-        class_ids = held.class_ids
-    pred = predict_images(model, images, train_set.mean, train_set.std, config.image_size, mc_samples)
-    table = evaluation_table(pred, np.asarray(class_ids), refs, train_set.class_ids, groups)
-    curve = coverage_curve(pred, np.asarray(class_ids), refs)
+        held = val if split == 'val' else ImageStoreDataset(store, split, preload=True)
+        images, class_ids = held.images(), held.class_ids
+    class_ids = np.asarray(class_ids)
+    outputs = ensemble_outputs(models, images, train_set.mean, train_set.std, config.image_size, mc_samples)
+    has_classes = outputs['class_probs'] is not None
+    path = path if has_classes else 'direct'
+    blend_curve = None
+    if path == 'blend' and blend_weight is None:
+        val_outputs = outputs if (split == 'val' and len(images) == len(val) and not label) else \
+            ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples)
+        blend_weight, blend_curve = choose_blend_weight(val_outputs, val.class_ids, refs, config.elements)
+    pred = combine(outputs, refs, path, blend_weight if blend_weight is not None else 0.5, config.elements)
+    table = evaluation_table(pred, class_ids, refs, train_set.class_ids, groups)
+    curve = coverage_curve(pred, class_ids, refs)
     nearest = nearest_classes(pred, refs)
-    summary = dict(checkpoint=str(checkpoint), split=label or split, photos=int(len(images)), mc_samples=mc_samples,
-                   elements_beating_train_mean=int((table.skill_vs_mean > 0).sum()), elements=int(len(table)),
-                   mean_skill_vs_train_mean=float(table.skill_vs_mean.mean()), mean_skill_vs_group_mean=float(table.skill_vs_group.mean()),
-                   mean_mae=float(table.mae.mean()), mean_mae_group_mean=float(table.mae_group_mean.mean()),
+    summary = dict(checkpoint=str(checkpoint), split=label or split, photos=int(len(images)), members=len(models), mc_samples=mc_samples,
+                   path=pred.path, blend_weight=blend_weight if path == 'blend' else None,
+                   elements_beating_train_mean=int((table.skill_vs_mean > 0).sum()), elements_beating_group_mean=int((table.skill_vs_group > 0).sum()),
+                   elements=int(len(table)), mean_skill_vs_train_mean=float(table.skill_vs_mean.mean()),
+                   mean_skill_vs_group_mean=float(table.skill_vs_group.mean()), mean_mae=float(table.mae.mean()),
+                   mean_mae_group_mean=float(table.mae_group_mean.mean()), mean_nll=float(table.nll.mean()),
                    coverage90_all_values=float(curve.loc[(curve.expected - 0.9).abs().idxmin(), 'observed']),
-                   nearest_class_accuracy=float((nearest == np.asarray(class_ids)).mean()),
-                   nearest_group_accuracy=float((groups[nearest] == groups[np.asarray(class_ids)]).mean()),
+                   coverage90_min_element=float(table.coverage90.min()), coverage90_max_element=float(table.coverage90.max()),
+                   nearest_class_accuracy=float((nearest == class_ids).mean()),
+                   nearest_group_accuracy=float((groups[nearest] == groups[class_ids]).mean()),
+                   **(class_metrics(pred.class_probs, class_ids, groups) if has_classes else {}),
                    mean_epistemic_var=float(pred.epistemic_var.mean()) if pred.epistemic_var is not None else None)
-    result = dict(summary=summary, per_element=table, coverage=curve, prediction=pred, class_ids=np.asarray(class_ids), nearest=nearest, groups=groups)
-    if out is not None: write_evaluation(result, Path(out), model, images, train_set, config.image_size)
+    result = dict(summary=summary, per_element=table, coverage=curve, prediction=pred, class_ids=class_ids, nearest=nearest, groups=groups,
+                  blend_curve=blend_curve)
+    if out is not None: write_evaluation(result, Path(out), models[0], images, train_set, config.image_size)
     return result
 
 def nearest_classes(pred: ElementPrediction, refs: References) -> np.ndarray:
-    "The class whose central profile is closest (mean squared log10 difference over measured elements) to each prediction."
+    """The class each prediction points to: the most probable one when the model names classes, else the class whose
+    central profile is closest (mean squared log10 difference over measured elements) to the predicted profile."""
+    if pred.class_probs is not None:
+        probs = pred.class_probs.float().numpy().copy()
+        probs[:, ~refs.measured.any(1)] = -1 # classes without references have no foods to point to
+        return probs.argmax(1)
     mean = pred.mean_log10.cpu().numpy()[:, None, :]
     central, measured = np.nan_to_num(refs.central)[None], refs.measured[None]
     dist = ((mean - central) ** 2 * measured).sum(-1) / np.maximum(measured.sum(-1), 1)
@@ -162,17 +296,18 @@ def plot_confusion(groups: np.ndarray, class_ids: np.ndarray, nearest: np.ndarra
     fig.tight_layout()
     return fig
 
-def plot_attention_gallery(model, images: torch.Tensor, correct: np.ndarray, mean, std, image_size: int, n: int = 4):
-    "Attention-rollout overlays of `n` correctly and `n` wrongly profiled photos."
+def plot_attention_gallery(model, images: torch.Tensor, correct: np.ndarray, mean, std, image_size: int, n: int = 4, titles: list | None = None):
+    "Attention-rollout overlays of `n` photos whose food the model got right (top row) and `n` it got wrong (bottom row)."
     picks = [(i, True) for i in np.flatnonzero(correct)[:n]] + [(i, False) for i in np.flatnonzero(~correct)[:n]]
-    fig, axes = plt.subplots(2, n, figsize=(3 * n, 6.4), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(3 * n, 6.6), squeeze=False)
     for ax in axes.flat: ax.axis('off')
     for k, (i, ok) in enumerate(picks):
         ax = axes[0 if ok else 1][k % n]
         img = augment(images[i:i + 1], image_size, None, train=False)
         heat = attention_maps(model, normalize(img, mean, std), head_fusion='max', discard_ratio=0.8)[0]
         ax.imshow(img[0].permute(1, 2, 0).numpy()); ax.imshow(heat.numpy(), cmap='inferno', alpha=0.5)
-        ax.set_title('right profile' if ok else 'wrong profile', fontsize=9)
+        ax.set_title((titles[i] if titles else '') or ('right' if ok else 'wrong'), fontsize=8)
+    fig.suptitle('Attention rollout: right food (top), wrong food (bottom)', fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -182,10 +317,12 @@ def write_evaluation(result: dict, out: Path, model, images, train_set, image_si
     atomic_write(out / 'metrics.json', lambda p: p.write_text(json.dumps(dict(summary=result['summary'],
                  per_element=result['per_element'].to_dict('records'), coverage=result['coverage'].to_dict('records')), indent=1)))
     atomic_write(out / 'per_element.csv', lambda p: result['per_element'].to_csv(p, index=False))
-    correct = result['groups'][result['nearest']] == result['groups'][result['class_ids']]
+    correct = result['nearest'] == result['class_ids']
+    names = train_set.references.class_names
+    titles = [f"{names[c]}\n(said: {names[p]})" for c, p in zip(result['class_ids'], result['nearest'])]
     figures = dict(calibration=plot_calibration(result['coverage']), element_errors=plot_element_errors(result['per_element']),
                    confusion=plot_confusion(result['groups'], result['class_ids'], result['nearest']),
-                   attention_gallery=plot_attention_gallery(model, images, correct, train_set.mean, train_set.std, image_size))
+                   attention_gallery=plot_attention_gallery(model, images, correct, train_set.mean, train_set.std, image_size, titles=titles))
     for name, fig in figures.items():
         atomic_write(out / f'{name}.png', lambda p, fig=fig: fig.savefig(p, dpi=100, format='png')); plt.close(fig)
     return out
@@ -260,3 +397,24 @@ def load_split_file(images_dir: Path, split_file: Path, size: int = 256) -> tupl
         except Exception as e: problems.append(f'{row.path}: {type(e).__name__}: {e}')
     if not images: raise ValueError(f'{split_file}: none of its {len(rows)} photos could be read ({problems[:3]})')
     return torch.stack(images), np.array(ids), problems
+
+# %% ../nbs/10_evaluate.ipynb #1a44ccf3
+def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
+                  path: str = 'blend', blend_weight: float = 0.5, seed: int = 0) -> dict:
+    """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
+    (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`)."""
+    store = Path(store) if store else default_store()
+    models = load_members(checkpoint, members)
+    val = ImageStoreDataset(store, 'val', limit=photos, preload=True)
+    refs, size = val.references, models[0].config.image_size
+    images = val.images()
+    noise = torch.randint(0, 256, images.shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    passes = mc_samples if any(isinstance(m, torch.nn.Dropout) and m.p > 0 for model in models for m in model.modules()) else 0
+    result = {}
+    for name, batch in (('val', images), ('inverted', 255 - images), ('noise', noise)):
+        outputs = ensemble_outputs(models, batch, val.mean, val.std, size, passes)
+        pred = combine(outputs, refs, path if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
+        result[name] = float(pred.epistemic_var.mean())
+        if pred.confusion_var is not None: result[f'{name}_confusion'] = float(pred.confusion_var.mean())
+    for name in ('inverted', 'noise'): result[f'ratio_{name}'] = result[name] / max(result['val'], 1e-12)
+    return dict(result, members=len(models), mc_samples=passes, path=path)

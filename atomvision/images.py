@@ -28,8 +28,8 @@ from .harmonize import Dataset, link_foods
 
 # %% auto #0
 __all__ = ['LINK_TABLE', 'grocery_classes', 'grocery_split', 'resolve_links', 'References', 'reference_distributions',
-           'load_photo', 'build_image_store', 'augment', 'sample_seeds', 'ImageStoreDataset', 'make_targets',
-           'normalize']
+           'load_photo', 'build_image_store', 'augment', 'mix_batch', 'sample_seeds', 'ImageStoreDataset',
+           'default_store', 'make_targets', 'normalize']
 
 # %% ../nbs/08_images.ipynb #aec2c55a
 def grocery_classes() -> pd.DataFrame:
@@ -169,7 +169,7 @@ def _digest(*parts) -> str:
 def build_image_store(dataset: Dataset, path: Path | None = None, size: int = 256, bound: str = 'mb',
                       compression: str | None = None, verbose: bool = True) -> Path:
     "Build (or reuse) the HDF5 store of train and val photos with their classes' reference distributions."
-    path = Path(path) if path else data_dir() / 'images' / f'grocery_{size}.h5'
+    path = Path(path) if path else data_dir() / 'images' / f'grocery_{size}.h5' # default_store() at the default size
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix('.lock'), 'w') as lock: # one build at a time; others wait, then reuse it
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -227,10 +227,27 @@ def _sample_params(seeds: torch.Tensor, scale=(0.35, 1.0), ratio=(3 / 4, 4 / 3),
     return torch.stack([area, log_ratio, u[:, 2], u[:, 3], (u[:, 4] < 0.5).float(),
                         1 + jitter * (2 * u[:, 5] - 1), 1 + jitter * (2 * u[:, 6] - 1), 1 + jitter * (2 * u[:, 7] - 1)], 1)
 
+def _strong_params(seeds: torch.Tensor, rotate=25.0, shear=0.15) -> torch.Tensor:
+    "Per-sample parameters [B, 5] of the strong policy: rotation (radians), shear, grayscale, solarize, hue rotation."
+    u = torch.stack([torch.rand(5, generator=torch.Generator().manual_seed(int(s) + 7)) for s in seeds.tolist()])
+    return torch.stack([math.radians(rotate) * (2 * u[:, 0] - 1), shear * (2 * u[:, 1] - 1), (u[:, 2] < 0.1).float(),
+                        (u[:, 3] < 0.1).float(), 2 * math.pi * (u[:, 4] - 0.5) * 0.1], 1)
+
+def _rotate_hue(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    "Rotate each image's colours about the gray axis by `angle` [B] radians (a hue shift that keeps luminance roughly)."
+    cos, sin = angle.cos()[:, None, None], angle.sin()[:, None, None]
+    k = torch.full((3, 3), 1 / 3, device=x.device)
+    cross = torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], device=x.device, dtype=x.dtype) / math.sqrt(3)
+    m = cos * torch.eye(3, device=x.device) + (1 - cos) * k + sin * cross # Rodrigues' rotation about (1,1,1)
+    return torch.einsum('bij,bjhw->bihw', m, x)
+
 def augment(images: torch.Tensor, # uint8 [B, 3, H, W] (or float in [0, 1])
             out_size: int, seeds: torch.Tensor, # one seed per sample
-            train: bool = True) -> torch.Tensor:
-    "Float images in [0, 1] of `out_size`: random resized crop, flip and colour jitter when `train`, else a resize."
+            train: bool = True,
+            strength: str = 'basic', # 'basic': crop, flip, colour jitter; 'strong': also rotation, shear, hue, grayscale, solarize
+           ) -> torch.Tensor:
+    "Float images in [0, 1] of `out_size`: random resized crop, flip and colour jitter when `train` (more with `strength='strong'`), else a resize."
+    if strength not in ('basic', 'strong'): raise ValueError(f"strength must be 'basic' or 'strong', not {strength!r}")
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
     if not train: return F.interpolate(x, size=(out_size, out_size), mode='bilinear', antialias=True, align_corners=False)
     p = _sample_params(seeds).to(x.device)
@@ -240,6 +257,12 @@ def augment(images: torch.Tensor, # uint8 [B, 3, H, W] (or float in [0, 1])
     flip = 1 - 2 * p[:, 4]
     theta = torch.zeros(len(x), 2, 3, device=x.device)
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = w * flip, cx, h, cy
+    if strength == 'strong':
+        q = _strong_params(seeds).to(x.device)
+        cos, sin, shear = q[:, 0].cos(), q[:, 0].sin(), q[:, 1]
+        linear = theta[:, :, :2].clone()
+        rot = torch.stack([torch.stack([cos, -sin + shear], -1), torch.stack([sin, cos], -1)], 1) # rotation with a shear
+        theta[:, :, :2] = linear @ rot
     grid = F.affine_grid(theta, (len(x), 3, out_size, out_size), align_corners=False)
     x = F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=False)
     x = x * p[:, 5, None, None, None] # brightness
@@ -247,7 +270,45 @@ def augment(images: torch.Tensor, # uint8 [B, 3, H, W] (or float in [0, 1])
     x = (x - mean) * p[:, 6, None, None, None] + mean # contrast
     gray = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
     x = (x - gray) * p[:, 7, None, None, None] + gray # saturation
+    if strength == 'strong':
+        x = _rotate_hue(x.clamp(0, 1), q[:, 4])
+        gray = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None].expand_as(x)
+        x = torch.where(q[:, 2, None, None, None] > 0, gray, x) # grayscale
+        x = torch.where((q[:, 3, None, None, None] > 0) & (x > 0.75), 1 - x, x) # solarize the brightest quarter
     return x.clamp(0, 1)
+
+def mix_batch(images: torch.Tensor, # float [B, 3, H, W]
+              seed: int, # seed of this batch's draws (e.g. from run seed, epoch and step)
+              mixup: float = 0.0, # Beta(α, α) of mixup (0: off)
+              cutmix: float = 0.0, # Beta(α, α) of cutmix (0: off)
+              prob: float = 1.0, # chance that a batch is mixed at all
+             ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(mixed images, partner index, λ): each image becomes λ of itself and 1-λ of its partner, by blending (mixup) or
+    by a pasted box (cutmix; λ is then the kept area). With both on, each batch picks one at random. The loss of a
+    mixed batch is λ·loss(own targets) + (1-λ)·loss(partner's targets)."""
+    g = torch.Generator().manual_seed(int(seed))
+    partner = torch.randperm(len(images), generator=g).to(images.device)
+    modes = [m for m, a in (('mixup', mixup), ('cutmix', cutmix)) if a > 0]
+    if not modes or torch.rand(1, generator=g).item() >= prob: return images, partner, 1.0
+    mode = modes[int(torch.randint(len(modes), (1,), generator=g))]
+    alpha = mixup if mode == 'mixup' else cutmix
+    lam = _beta(alpha, g)
+    if mode == 'mixup': return lam * images + (1 - lam) * images[partner], partner, lam
+    H, W = images.shape[-2:]
+    cut_h, cut_w = int(H * math.sqrt(1 - lam)), int(W * math.sqrt(1 - lam))
+    cy, cx = int(torch.randint(H, (1,), generator=g)), int(torch.randint(W, (1,), generator=g))
+    top, bottom, left, right = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, H), max(cx - cut_w // 2, 0), min(cx + cut_w // 2, W)
+    mixed = images.clone()
+    mixed[:, :, top:bottom, left:right] = images[partner][:, :, top:bottom, left:right]
+    return mixed, partner, 1 - (bottom - top) * (right - left) / (H * W)
+
+def _beta(alpha: float, g: torch.Generator) -> float:
+    "A Beta(α, α) draw by inverse transform on a fine grid, from the generator `g` alone (the global RNG is left alone)."
+    u = torch.rand(1, generator=g, dtype=torch.float64)
+    grid = torch.linspace(1e-4, 1 - 1e-4, 4001, dtype=torch.float64)
+    density = (grid * (1 - grid)) ** (alpha - 1)
+    cdf = density.cumsum(0); cdf = cdf / cdf[-1]
+    return float(grid[torch.searchsorted(cdf, u).clamp(max=len(grid) - 1)])
 
 def sample_seeds(seed: int, epoch: int, indices: torch.Tensor) -> torch.Tensor:
     "A seed per sample from (run seed, epoch, sample index)."
@@ -255,29 +316,48 @@ def sample_seeds(seed: int, epoch: int, indices: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/08_images.ipynb #208dc948
 class ImageStoreDataset(torch.utils.data.Dataset):
-    "One split of the HDF5 image store: (uint8 image [3, S, S], store index, class id)."
-    def __init__(self, path: Path, split: str = 'train', limit: int | None = None):
+    """One split of the HDF5 image store: (uint8 image [3, S, S], store index, class id). By default only photos of
+    classes with an element reference; `linked_only=False` keeps every photo (the class head learns them all).
+    `preload` reads the split's images into memory once (about 0.2 MB a photo at 256 px)."""
+    def __init__(self, path: Path, split: str = 'train', limit: int | None = None, linked_only: bool = True, preload: bool = False):
         self.path = Path(path)
         with h5py.File(self.path) as f:
             self.indices = np.flatnonzero(f['split'][:] == split.encode())
             self.class_ids = f['class_id'][:][self.indices]
+            self.coarse_ids = f['coarse_id'][:][self.indices]
             self.mean, self.std = torch.tensor(f.attrs['mean']), torch.tensor(f.attrs['std'])
             ref = f['references']
             self.references = References([n.decode() if isinstance(n, bytes) else n for n in ref['class_name'][:]], ref['central'][:],
                                          ref['spread'][:], ref['count'][:], ref['values'][:], ref['censored'][:], ref.attrs['bound'])
-        linked = self.references.measured.any(1)[self.class_ids] # photos of excluded classes carry no target
-        self.indices, self.class_ids = self.indices[linked], self.class_ids[linked]
-        if limit: self.indices, self.class_ids = self.indices[:limit], self.class_ids[:limit]
-        self._file = None
+        keep = self.references.measured.any(1)[self.class_ids] if linked_only else np.ones(len(self.indices), dtype=bool)
+        if limit: keep &= np.cumsum(keep) <= limit # photos of excluded classes carry no element target
+        self.indices, self.class_ids, self.coarse_ids = self.indices[keep], self.class_ids[keep], self.coarse_ids[keep]
+        self.n_classes, self.n_coarse = len(self.references.class_names), int(_max_coarse(self.path)) + 1
+        self._file, self._images = None, None
+        if preload:
+            with h5py.File(self.path) as f: self._images = torch.from_numpy(f['images'][self.indices]).permute(0, 3, 1, 2)
 
     def __len__(self): return len(self.indices)
 
     def __getitem__(self, i):
+        if self._images is not None: return self._images[i], int(self.indices[i]), int(self.class_ids[i])
         if self._file is None: self._file = h5py.File(self.path, 'r') # opened in the process that reads
         image = torch.from_numpy(self._file['images'][self.indices[i]]).permute(2, 0, 1)
         return image, int(self.indices[i]), int(self.class_ids[i])
 
     def __getstate__(self): return {**self.__dict__, '_file': None}
+
+    def images(self) -> torch.Tensor:
+        "Every photo of the split as uint8 [N, 3, S, S]."
+        if self._images is not None: return self._images
+        with h5py.File(self.path) as f: return torch.from_numpy(f['images'][self.indices]).permute(0, 3, 1, 2)
+
+def default_store() -> Path:
+    "Where `build_image_store` puts the store by default: <data>/images/grocery_256.h5."
+    return data_dir() / 'images' / 'grocery_256.h5'
+
+def _max_coarse(path: Path) -> int:
+    with h5py.File(path) as f: return int(f['coarse_id'][:].max())
 
 def make_targets(refs: References, class_ids: torch.Tensor, seeds: torch.Tensor | None = None, mode: str = 'central') -> tuple:
     "(target log10 [B, E], measured [B, E], censored [B, E]) for a batch's classes."

@@ -10,22 +10,28 @@ import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import PANEL, atomic_write, data_dir, pick_device, project_root, seed_everything
-from .images import ImageStoreDataset, augment, make_targets, normalize, sample_seeds
-from .vit import ElementViT, element_loss, predict, save_model, vit_config
+from .images import ImageStoreDataset, augment, default_store, make_targets, mix_batch, normalize, sample_seeds
+from .vit import Z90, ElementViT, attention_maps, element_loss, save_model, vit_config
 
 # %% auto #0
-__all__ = ['PRESETS', 'TrainConfig', 'config_from', 'lr_factor', 'distributed', 'evaluate_loss', 'train']
+__all__ = ['RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path', 'saved_presets', 'config_from', 'lr_factor',
+           'param_groups', 'ema_model', 'distributed', 'config_changes', 'check_resume', 'evaluate_loss', 'Run',
+           'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss', 'optimizer_step', 'end_epoch',
+           'tensorboard_writer', 'log_epoch', 'train_member', 'finish_member', 'train', 'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
 @dataclass
@@ -39,29 +45,69 @@ class TrainConfig:
     accumulate: int = 1 # optimizer step every N batches
     lr: float = 3e-4
     weight_decay: float = 0.05
+    decay_all: bool = False # False: no weight decay on norms, biases, position embeddings and the class token
     warmup_epochs: float = 2.0
     clip: float = 1.0 # max gradient norm
     precision: str = 'bf16' # 'fp32', 'bf16', or 'fp16' (CUDA, with GradScaler)
     target_mode: str = 'central' # 'central' or 'sample' (a measured value drawn per photo and epoch)
     beta: float = 0.0 # β of β-NLL (0: plain NLL)
-    patience: int = 8 # early stopping on validation loss
+    element_weight: float = 1.0 # weight of the element loss
+    class_weight: float = 0.0 # weight of the fine-class cross-entropy (0: no class head)
+    coarse_weight: float = 0.0 # weight of the coarse-class cross-entropy (0: no coarse head)
+    label_smoothing: float = 0.1 # of both cross-entropies
+    augment: str = 'basic' # 'basic' or 'strong' (see `images.augment`)
+    mixup: float = 0.0 # Beta(α, α) of mixup (0: off)
+    cutmix: float = 0.0 # Beta(α, α) of cutmix (0: off)
+    mix_prob: float = 1.0 # share of batches mixed when mixup or cutmix is on
+    ema: float = 0.0 # decay of an exponential moving average of the weights, per optimizer step (0: off)
+    linked_only: bool = True # train only on photos of classes with element references (False: all, for the class head)
+    patience: int = 8 # early stopping on validation loss (0: off)
+    select: str = 'best' # the weights a run settles on (model.safetensors): 'best' on val loss, or 'last'
+    members: int = 1 # ensemble members, trained one after another with seeds seed, seed+1, ...
     checkpoint_steps: int = 50 # write the resume checkpoint every N optimizer steps (and each epoch)
     keep_every: int = 0 # also keep the weights every N epochs (0: no)
+    max_steps: int | None = None # stop this call after N optimizer steps in total (a later call resumes)
+    tensorboard: bool = True # write TensorBoard event files into the run folder
     seed: int = 0
     workers: int = 0 # DataLoader worker processes
+    preload: bool = True # read the photos into memory once
     limit_train: int | None = None # use only the first N training photos (tests)
     limit_val: int | None = None
     store: str | None = None # HDF5 image store (default: data/images/grocery_256.h5)
     device: str = 'auto' # 'auto', 'cpu' or 'cuda'
 
-PRESETS = {'cpu': TrainConfig(), 'gpu': TrainConfig(model='vit_base', image_size=224, batch_size=128, epochs=40, lr=5e-4, device='cuda')}
+# %% ../nbs/09_train.ipynb #a1b2c3d4
+# The small-data recipe (see the ablation table below): convolutional stem, mean pooling, class supervision with label
+# smoothing, strong augmentation, mixup/cutmix, stochastic depth, no weight decay on norms and biases, a long cosine schedule.
+RECIPE = dict(model_changes=dict(stem='conv', pool='mean', dropout=0.0, attn_dropout=0.0, drop_path=0.1), lr=1e-3, weight_decay=0.05,
+              warmup_epochs=3, class_weight=1.0, label_smoothing=0.1, augment='strong', mixup=0.2, cutmix=1.0, mix_prob=0.5,
+              linked_only=False, patience=0, select='last')
+
+PRESETS = {
+    'legacy': TrainConfig(), # the first version's settings, kept for comparison
+    'cpu': TrainConfig(**{**RECIPE, 'epochs': 16}), # the quick run of `make run`: about 8 minutes on 2 cores
+    'cpu-long': TrainConfig(**{**RECIPE, 'epochs': 100}), # the headline run: about 50 minutes on 2 cores
+    'gpu': TrainConfig(**{**RECIPE, 'image_size': 128, 'epochs': 100, 'members': 3, 'device': 'cuda'}), # the same recipe at 128 px
+}
+
+def preset_path(name: str) -> Path:
+    "Where a saved preset (e.g. the best of a tuning study) lives: <data>/presets/<name>.json."
+    return data_dir() / 'presets' / f'{name}.json'
+
+def saved_presets() -> list[str]:
+    "The names of the presets saved under <data>/presets."
+    return sorted(p.stem for p in (data_dir() / 'presets').glob('*.json'))
 
 def config_from(preset: str = 'cpu', **changes) -> TrainConfig:
-    "A preset with `changes` applied; unknown fields are an error."
+    "A preset (built in, or saved under <data>/presets) with `changes` applied; unknown fields or presets are an error."
     names = {f.name for f in fields(TrainConfig)}
+    if preset in PRESETS: base = asdict(PRESETS[preset])
+    elif preset_path(preset).exists(): base = {k: v for k, v in json.loads(preset_path(preset).read_text()).items() if k in names}
+    else: raise ValueError(f'unknown preset {preset!r}; known: {", ".join([*PRESETS, *saved_presets()])}')
     unknown = sorted(set(changes) - names)
     if unknown: raise ValueError(f'unknown training setting(s) {unknown}')
-    return TrainConfig(**{**asdict(PRESETS[preset]), **changes})
+    if 'model_changes' in changes: changes = {**changes, 'model_changes': {**base['model_changes'], **changes['model_changes']}}
+    return TrainConfig(**{**base, **changes})
 
 # %% ../nbs/09_train.ipynb #c832e6a7
 def lr_factor(step: int, total: int, warmup: int) -> float:
@@ -69,6 +115,20 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     if step < warmup: return (step + 1) / max(warmup, 1)
     progress = (step - warmup) / max(total - warmup, 1)
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+# %% ../nbs/09_train.ipynb #42495828
+def param_groups(model: torch.nn.Module, weight_decay: float, decay_all: bool = False) -> list[dict]:
+    "AdamW parameter groups: weight decay on weight matrices and convolution kernels only, unless `decay_all`."
+    no_decay = lambda name, p: p.ndim <= 1 or name.endswith(('cls_token', 'cls_pos')) or '.pos.' in name or name.startswith('patch_embed.pos')
+    decay, rest = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad: (rest if not decay_all and no_decay(name, p) else decay).append(p)
+    return [dict(params=decay, weight_decay=weight_decay), dict(params=rest, weight_decay=0.0)]
+
+def ema_model(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    "An exponential moving average of `model`'s weights (and buffers), updated with `.update_parameters(model)`."
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 # %% ../nbs/09_train.ipynb #60cd19db
 def distributed() -> tuple[int, int]:
@@ -92,130 +152,314 @@ def _git_commit() -> str:
     try: return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=project_root() or '.', capture_output=True, text=True, timeout=10).stdout.strip() or 'unknown'
     except Exception: return 'unknown'
 
+# %% ../nbs/09_train.ipynb #f6aa9923
+# Settings that may change when a run is resumed: they change how it runs, not what it learns.
+RESUMABLE_CHANGES = ('epochs', 'patience', 'checkpoint_steps', 'keep_every', 'max_steps', 'tensorboard', 'workers', 'preload', 'device')
+
+def config_changes(stored: dict, requested: dict) -> dict:
+    "{setting: (stored, requested)} for every setting that differs between a run's stored config and the requested one."
+    return {k: (stored.get(k), v) for k, v in requested.items() if json.dumps(stored.get(k), default=str) != json.dumps(v, default=str)}
+
+def check_resume(run_dir: Path, config: TrainConfig) -> dict:
+    "Compare the run's stored config with `config`: an error naming what differs when it would change what is learned, else the harmless changes."
+    stored = json.loads((run_dir / 'config.json').read_text())['train']
+    changes = config_changes(stored, asdict(config))
+    breaking = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
+    if breaking:
+        said = '; '.join(f'{k}: stored {a!r}, requested {b!r}' for k, (a, b) in breaking.items())
+        raise ValueError(f'{run_dir}: cannot resume with other settings ({said}); use a new run folder or restart')
+    return changes
+
 # %% ../nbs/09_train.ipynb #eab269f0
 @torch.no_grad()
 def evaluate_loss(model, data: ImageStoreDataset, config: TrainConfig, device, batch_size: int = 128) -> dict:
-    "Validation loss, NLL, MSE of log10 and 90% coverage against the class central values."
+    """Validation metrics against the class central values: element loss, NLL, MSE of log10 and 90% coverage, per-element
+    MAE and coverage (`mae_<El>`, `coverage_<El>`), and where the model has a class head its cross-entropy and top-1."""
     was = model.training; model.eval()
-    totals = dict(loss=0.0, nll=0.0, mse=0.0, covered=0.0, cells=0.0)
+    E = len(PANEL)
+    sums = dict(loss=0.0, nll=0.0, mse=0.0, cells=0.0, ce=0.0, correct=0.0, photos=0.0)
+    abs_err, covered, cells = torch.zeros(E), torch.zeros(E), torch.zeros(E)
     for start in range(0, len(data), batch_size):
         idx = list(range(start, min(start + batch_size, len(data))))
         images = torch.stack([data[i][0] for i in idx]).to(device)
         class_ids = torch.as_tensor([data[i][2] for i in idx])
         x = normalize(augment(images, config.image_size, None, train=False), data.mean, data.std)
         target, measured, censored = [t.to(device) for t in make_targets(data.references, class_ids, mode='central')]
-        mean, log_var = model(x)
-        out = element_loss(mean.float(), log_var.float(), target, measured, censored)
-        cells = measured.sum().item()
-        sd = (0.5 * log_var.float()).exp()
-        covered = (((target - mean.float()).abs() <= 1.645 * sd) & measured).sum().item()
-        for k, v in (('loss', out['loss'].item() * cells), ('nll', out['nll'].item() * cells), ('mse', out['mse'].item() * cells), ('covered', covered), ('cells', cells)):
-            totals[k] += v
+        out = model.outputs(x)
+        mean, log_var = out['mean'].float(), out['log_var'].float()
+        loss = element_loss(mean, log_var, target, measured, censored)
+        n = measured.sum().item()
+        for k in ('loss', 'nll', 'mse'): sums[k] += loss[k].item() * n
+        sums['cells'] += n
+        inside = ((target - mean).abs() <= Z90 * (0.5 * log_var).exp()) & measured
+        abs_err += ((target - mean).abs() * measured).sum(0).cpu(); covered += inside.sum(0).cpu(); cells += measured.sum(0).cpu()
+        if 'class_logits' in out:
+            logits, labels = out['class_logits'].float(), class_ids.to(device)
+            sums['ce'] += F.cross_entropy(logits, labels, reduction='sum').item()
+            sums['correct'] += (logits.argmax(-1) == labels).sum().item(); sums['photos'] += len(idx)
     model.train(was)
-    cells = max(totals.pop('cells'), 1)
-    return {k: v / cells for k, v in totals.items()}
+    total = max(sums['cells'], 1)
+    result = dict(loss=sums['loss'] / total, nll=sums['nll'] / total, mse=sums['mse'] / total, covered=covered.sum().item() / total)
+    if sums['photos']: result.update(class_ce=sums['ce'] / sums['photos'], class_top1=sums['correct'] / sums['photos'])
+    for j, symbol in enumerate(PANEL):
+        if cells[j] > 0: result[f'mae_{symbol}'], result[f'coverage_{symbol}'] = (abs_err[j] / cells[j]).item(), (covered[j] / cells[j]).item()
+    return result
 
 # %% ../nbs/09_train.ipynb #dec3b067
 def _batches(n: int, batch: int, seed: int, epoch: int) -> list:
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
     return [order[i:i + batch] for i in range(0, n - batch + 1, batch)] # full batches only
 
-def train(config: TrainConfig, run_dir: Path | None = None, # default: data/runs/<model>-<image_size>-seed<seed>
-          resume: bool = True, # continue from run_dir/last.ckpt when it exists
-          verbose: bool = True) -> Path:
-    "Train (or resume) a run; the run folder, holding config, metrics.csv, last.ckpt and best.safetensors."
+@dataclass
+class Run:
+    "The parts of one training run (one ensemble member), as `setup_run` makes them."
+    config: TrainConfig
+    run_dir: Path
+    device: torch.device
+    rank: int
+    world: int
+    train_set: ImageStoreDataset
+    val_set: ImageStoreDataset
+    model: ElementViT
+    net: torch.nn.Module # the model, wrapped for DDP when distributed
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    ema: torch.nn.Module | None
+    state: dict # epoch, batch (within the epoch), step, best, bad_epochs, done
+    writer: object = None # TensorBoard SummaryWriter (rank 0)
+    verbose: bool = True
+
+    @property
+    def checkpoint(self) -> Path: return self.run_dir / 'last.ckpt'
+    @property
+    def eval_model(self) -> ElementViT: return self.ema.module if self.ema is not None else self.model
+
+def setup_run(config: TrainConfig, run_dir: Path) -> Run:
+    "Data, model, optimizer (no decay on norms and biases unless asked), schedule, scaler and EMA of a fresh run."
     rank, world = distributed()
     dev = torch.device('cuda' if (config.device == 'cuda' or (config.device == 'auto' and torch.cuda.is_available())) else 'cpu')
     if dev.type == 'cuda' and world > 1: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-    run_dir = Path(run_dir) if run_dir else data_dir() / 'runs' / f'{config.model}-{config.image_size}-seed{config.seed}'
-    store = Path(config.store) if config.store else data_dir() / 'images' / 'grocery_256.h5'
-    train_set = ImageStoreDataset(store, 'train', config.limit_train)
-    val_set = ImageStoreDataset(store, 'val', config.limit_val)
+    if dev.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.benchmark = True
     if config.batch_size % world: raise ValueError(f'batch size {config.batch_size} is not divisible by {world} processes')
+    if config.select not in ('best', 'last'): raise ValueError(f"select must be 'best' or 'last', not {config.select!r}")
+    store = Path(config.store) if config.store else default_store()
+    train_set = ImageStoreDataset(store, 'train', config.limit_train, linked_only=config.linked_only, preload=config.preload)
+    val_set = ImageStoreDataset(store, 'val', config.limit_val, preload=config.preload)
     seed_everything(config.seed)
-    model = ElementViT(vit_config(config.model, image_size=config.image_size, **config.model_changes)).to(dev)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    heads = dict(n_classes=train_set.n_classes if config.class_weight else 0, n_coarse=train_set.n_coarse if config.coarse_weight else 0)
+    model = ElementViT(vit_config(config.model, image_size=config.image_size, **{**heads, **config.model_changes})).to(dev)
+    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay, config.decay_all), lr=config.lr)
     steps_per_epoch = len(train_set) // config.batch_size // config.accumulate
     total, warmup = steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup))
     scaler = torch.amp.GradScaler('cuda', enabled=(config.precision == 'fp16' and dev.type == 'cuda'))
-    state = dict(epoch=0, batch=0, step=0, best=float('inf'), bad_epochs=0, done=False)
-    checkpoint = run_dir / 'last.ckpt'
-    if resume and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location='cpu', weights_only=True)
-        model.load_state_dict(saved['model']); optimizer.load_state_dict(saved['optimizer'])
-        scheduler.load_state_dict(saved['scheduler']); scaler.load_state_dict(saved['scaler'])
-        _set_rng_state(saved['rng']); state = saved['state']
-        if verbose and rank == 0: print(f"resuming {run_dir.name} at epoch {state['epoch']}, batch {state['batch']}, step {state['step']}")
-    elif rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        meta = dict(train=asdict(config), model=asdict(model.config), elements=list(PANEL), git_commit=_git_commit(),
-                    store=str(store), store_inputs=_store_inputs(store), world_size=world, torch=torch.__version__)
-        atomic_write(run_dir / 'config.json', lambda p: p.write_text(json.dumps(meta, indent=1, default=str)))
+    ema = ema_model(model, config.ema) if config.ema else None
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    autocast = (torch.autocast(dev.type, dtype=torch.bfloat16) if config.precision == 'bf16' else
-                torch.autocast('cuda', dtype=torch.float16) if config.precision == 'fp16' and dev.type == 'cuda' else
-                torch.autocast(dev.type, enabled=False))
-    per_rank = config.batch_size // world
+    state = dict(epoch=0, batch=0, step=0, best=float('inf'), bad_epochs=0, done=False)
+    return Run(config, Path(run_dir), dev, rank, world, train_set, val_set, model, net, optimizer, scheduler, scaler, ema, state)
+
+def resume_run(run: Run, verbose: bool = True) -> bool:
+    "Load the run's resume checkpoint, if any, after checking its stored config against this one; whether it resumed."
+    if not run.checkpoint.exists(): return False
+    changes = check_resume(run.run_dir, run.config)
+    saved = torch.load(run.checkpoint, map_location='cpu', weights_only=True)
+    run.model.load_state_dict(saved['model']); run.optimizer.load_state_dict(saved['optimizer'])
+    run.scheduler.load_state_dict(saved['scheduler']); run.scaler.load_state_dict(saved['scaler'])
+    if run.ema is not None: run.ema.load_state_dict(saved['ema'])
+    _set_rng_state(saved['rng']); run.state = saved['state']
+    if verbose and run.rank == 0:
+        print(f"resuming {run.run_dir.name} at epoch {run.state['epoch']}, batch {run.state['batch']}, step {run.state['step']}"
+              + (f"; changed: {', '.join(f'{k} {a!r} -> {b!r}' for k, (a, b) in changes.items())}" if changes else ''))
+    return True
+
+def save_checkpoint(run: Run) -> None:
+    "Write the resume checkpoint atomically (rank 0)."
+    if run.rank != 0: return
+    payload = dict(model=run.model.state_dict(), optimizer=run.optimizer.state_dict(), scheduler=run.scheduler.state_dict(),
+                   scaler=run.scaler.state_dict(), rng=_rng_state(), state=dict(run.state))
+    if run.ema is not None: payload['ema'] = run.ema.state_dict()
+    atomic_write(run.checkpoint, lambda p: torch.save(payload, p))
+
+# %% ../nbs/09_train.ipynb #41834b07
+def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: torch.Tensor, epoch: int) -> dict:
+    """Augment (and mix) one batch and compute its loss: the element loss and the class cross-entropies, each
+    λ·(own targets) + (1-λ)·(partner's targets) for a mixed batch."""
+    c, dev = run.config, run.device
+    seeds = sample_seeds(c.seed, epoch, index)
+    x = augment(images.to(dev), c.image_size, seeds.to(dev), strength=c.augment)
+    x, partner, lam = mix_batch(x, c.seed * 7_000_003 + epoch * 50_021 + run.state['batch'], c.mixup, c.cutmix, c.mix_prob)
+    x = normalize(x, run.train_set.mean, run.train_set.std)
+    target, measured, censored = [t.to(dev) for t in make_targets(run.train_set.references, class_ids, seeds, c.target_mode)]
+    with _autocast(c, dev): out = run.net(x, outputs=True)
+    mean, log_var = out['mean'].float(), out['log_var'].float()
+    per_rank = c.batch_size // run.world
+    def elements(order):
+        return element_loss(mean, log_var, target[order], measured[order], censored[order], beta=c.beta, denominator=per_rank * len(PANEL))
+    own = elements(slice(None))
+    loss = c.element_weight * (lam * own['loss'] + (1 - lam) * elements(partner)['loss'] if lam < 1 else own['loss'])
+    result = dict(element=own['loss'].detach())
+    for name, weight, labels in (('class', c.class_weight, class_ids), ('coarse', c.coarse_weight, torch.as_tensor(run.train_set.coarse_ids[_positions(run.train_set, index)]))):
+        if not weight: continue
+        logits, labels = out[f'{name}_logits'].float(), labels.to(dev)
+        ce = lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
+        term = lam * ce(labels) + (1 - lam) * ce(labels[partner]) if lam < 1 else ce(labels)
+        loss = loss + weight * term; result[name] = term.detach()
+    result['loss'] = loss
+    return result
+
+def _positions(data: ImageStoreDataset, store_index: torch.Tensor) -> np.ndarray:
+    "Positions in `data` of photos given by their store index."
+    return np.searchsorted(data.indices, store_index.numpy())
+
+def _autocast(c: TrainConfig, dev: torch.device):
+    if c.precision == 'bf16': return torch.autocast(dev.type, dtype=torch.bfloat16)
+    if c.precision == 'fp16' and dev.type == 'cuda': return torch.autocast('cuda', dtype=torch.float16)
+    return torch.autocast(dev.type, enabled=False)
+
+def optimizer_step(run: Run) -> None:
+    "Unscale, clip, step, update the EMA and the schedule."
+    run.scaler.unscale_(run.optimizer)
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip)
+    run.scaler.step(run.optimizer); run.scaler.update(); run.optimizer.zero_grad(set_to_none=True); run.scheduler.step()
+    if run.ema is not None: run.ema.update_parameters(run.model)
+    run.state['step'] += 1
+
+# %% ../nbs/09_train.ipynb #4ad920cd
+def end_epoch(run: Run, epoch: int, running: list, seen: int, seconds: float) -> dict:
+    "Validate (the EMA weights when on), log metrics.csv and TensorBoard, keep the best weights, decide early stopping."
+    val = evaluate_loss(run.eval_model, run.val_set, run.config, run.device)
+    state = run.state
+    state.update(epoch=epoch + 1, batch=0)
+    improved = val['loss'] < state['best']
+    state['best'], state['bad_epochs'] = (val['loss'], 0) if improved else (state['best'], state['bad_epochs'] + 1)
+    state['done'] = bool(run.config.patience) and state['bad_epochs'] >= run.config.patience
+    if run.rank != 0: return val
+    row = dict(epoch=epoch, step=state['step'], train_loss=float(np.mean(running)) if running else float('nan'),
+               val_loss=val['loss'], val_nll=val['nll'], val_mse_log10=val['mse'], val_coverage90=val['covered'],
+               val_class_top1=val.get('class_top1', float('nan')), lr=run.scheduler.get_last_lr()[0],
+               images_per_s=seen / max(seconds, 1e-9), best=improved)
+    _append_csv(run.run_dir / 'metrics.csv', row)
+    if run.writer is not None: log_epoch(run, epoch, row, val)
+    if run.verbose:
+        print(f"epoch {epoch}: train {row['train_loss']:.3f}  val loss {val['loss']:.3f}  mse {val['mse']:.3f}  coverage90 {val['covered']:.2f}"
+              + (f"  class top-1 {val['class_top1']:.3f}" if 'class_top1' in val else '') + ('  (best)' if improved else ''))
+    if improved: save_model(run.eval_model, run.run_dir / 'best.safetensors', extra=dict(epoch=epoch, val=val))
+    if run.config.keep_every and (epoch + 1) % run.config.keep_every == 0: save_model(run.eval_model, run.run_dir / f'epoch_{epoch:03d}.safetensors')
+    return val
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, 'a', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new: writer.writeheader()
+        writer.writerow(row)
+
+# %% ../nbs/09_train.ipynb #6ef2ae72
+def tensorboard_writer(run_dir: Path):
+    "A TensorBoard SummaryWriter writing into the run folder (`tensorboard --logdir data/runs` shows every run)."
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(log_dir=str(run_dir / 'tensorboard'))
+
+def log_epoch(run: Run, epoch: int, row: dict, val: dict, photos: int = 4) -> None:
+    "Epoch scalars, per-element val MAE and coverage, and attention overlays of the first `photos` val photos."
+    w = run.writer
+    for key in ('train_loss', 'val_loss', 'val_nll', 'val_mse_log10', 'val_coverage90', 'val_class_top1', 'lr', 'images_per_s'):
+        if not math.isnan(row[key]): w.add_scalar(f'epoch/{key}', row[key], epoch)
+    for symbol in PANEL:
+        if f'mae_{symbol}' in val:
+            w.add_scalar(f'val_mae/{symbol}', val[f'mae_{symbol}'], epoch); w.add_scalar(f'val_coverage90/{symbol}', val[f'coverage_{symbol}'], epoch)
+    images = torch.stack([run.val_set[i][0] for i in range(min(photos, len(run.val_set)))]).to(run.device)
+    shown = augment(images, run.config.image_size, None, train=False)
+    heat = attention_maps(run.eval_model, normalize(shown, run.val_set.mean, run.val_set.std), head_fusion='max', discard_ratio=0.8)
+    overlay = 0.55 * shown + 0.45 * torch.stack([heat, heat * 0.4, 1 - heat], 1) # heat in red, cold in blue
+    w.add_images('attention/val', overlay.clamp(0, 1).float().cpu(), epoch)
+    w.flush()
+
+# %% ../nbs/09_train.ipynb #f53d97c4
+def train_member(config: TrainConfig, run_dir: Path, resume: bool = True, verbose: bool = True,
+                 on_checkpoint: Callable[[Run], None] | None = None, # called after each resume checkpoint is written
+                 on_epoch: Callable[[Run, dict], None] | None = None, # called after each epoch with the val metrics (tuning prunes here)
+                ) -> Path:
+    "Train (or resume) one model: setup, resume, epochs of steps, epoch ends; the run folder."
+    run = setup_run(config, run_dir)
+    run.verbose = verbose
+    if not (resume and resume_run(run, verbose)) and run.rank == 0:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        meta = dict(train=asdict(config), model=asdict(run.model.config), elements=list(PANEL), git_commit=_git_commit(),
+                    store=str(run.train_set.path), store_inputs=_store_inputs(run.train_set.path), world_size=run.world, torch=torch.__version__)
+        atomic_write(run.run_dir / 'config.json', lambda p: p.write_text(json.dumps(meta, indent=1, default=str)))
+    if run.rank == 0 and config.tensorboard: run.writer = tensorboard_writer(run.run_dir)
+    per_rank = config.batch_size // run.world
     loader_generator = torch.Generator().manual_seed(config.seed) # keeps DataLoader off the global RNG (dropout uses that)
-
-    def save_checkpoint():
-        if rank != 0: return
-        payload = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                       scaler=scaler.state_dict(), rng=_rng_state(), state=dict(state))
-        atomic_write(checkpoint, lambda p: torch.save(payload, p))
-        pause = os.environ.get('ATOMVISION_PAUSE_AFTER_STEP') # test hook: wait here to be killed
-        if pause and state['step'] >= int(pause): (run_dir / 'paused').touch(); time.sleep(3600)
-
-    while not state['done'] and state['epoch'] < config.epochs:
+    def checkpoint():
+        save_checkpoint(run)
+        if on_checkpoint is not None: on_checkpoint(run)
+    state, stopped = run.state, False
+    while not state['done'] and state['epoch'] < config.epochs and not stopped:
         epoch = state['epoch']
-        batches = _batches(len(train_set), config.batch_size, config.seed, epoch)
-        mine = [b[rank * per_rank:(rank + 1) * per_rank] for b in batches][state['batch']:]
-        loader = torch.utils.data.DataLoader(train_set, batch_sampler=mine, num_workers=config.workers, generator=loader_generator,
-                                             persistent_workers=False)
-        net.train()
-        bar = tqdm(loader, desc=f'epoch {epoch}', disable=not verbose or rank != 0, initial=state['batch'], total=len(batches))
+        batches = _batches(len(run.train_set), config.batch_size, config.seed, epoch)
+        mine = [b[run.rank * per_rank:(run.rank + 1) * per_rank] for b in batches][state['batch']:]
+        loader = torch.utils.data.DataLoader(run.train_set, batch_sampler=mine, num_workers=config.workers, generator=loader_generator)
+        run.net.train()
+        bar = tqdm(loader, desc=f'epoch {epoch}', disable=not verbose or run.rank != 0, initial=state['batch'], total=len(batches))
         started, seen, running = time.perf_counter(), 0, []
         for images, index, class_ids in bar:
-            seeds = sample_seeds(config.seed, epoch, index)
-            x = normalize(augment(images.to(dev), config.image_size, seeds.to(dev)), train_set.mean, train_set.std)
-            target, measured, censored = [t.to(dev) for t in make_targets(train_set.references, class_ids, seeds, config.target_mode)]
-            with autocast:
-                mean, log_var = net(x)
-            out = element_loss(mean.float(), log_var.float(), target, measured, censored, beta=config.beta, denominator=per_rank * len(PANEL))
-            scaler.scale(out['loss'] / config.accumulate).backward()
+            out = batch_loss(run, images, index, class_ids, epoch)
+            run.scaler.scale(out['loss'] / config.accumulate).backward()
             state['batch'] += 1
-            running.append(out['loss'].item()); seen += len(index) * world
-            if state['batch'] % config.accumulate == 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-                scaler.step(optimizer); scaler.update(); optimizer.zero_grad(set_to_none=True); scheduler.step()
-                state['step'] += 1
-                bar.set_postfix(loss=f'{np.mean(running[-20:]):.3f}', img_s=f'{seen / (time.perf_counter() - started):.0f}')
-                if config.checkpoint_steps and state['step'] % config.checkpoint_steps == 0: save_checkpoint()
-        val = evaluate_loss(model, val_set, config, dev)
-        state.update(epoch=epoch + 1, batch=0)
-        improved = val['loss'] < state['best']
-        state['best'], state['bad_epochs'] = (val['loss'], 0) if improved else (state['best'], state['bad_epochs'] + 1)
-        state['done'] = state['bad_epochs'] >= config.patience
-        if rank == 0:
-            row = dict(epoch=epoch, step=state['step'], train_loss=float(np.mean(running)) if running else float('nan'),
-                       val_loss=val['loss'], val_nll=val['nll'], val_mse_log10=val['mse'], val_coverage90=val['covered'],
-                       lr=scheduler.get_last_lr()[0], images_per_s=seen / max(time.perf_counter() - started, 1e-9), best=improved)
-            metrics = run_dir / 'metrics.csv'
-            new = not metrics.exists()
-            with open(metrics, 'a', newline='') as f:
-                writer = csv.DictWriter(f, fieldnames=list(row))
-                if new: writer.writeheader()
-                writer.writerow(row)
-            if verbose: print(f"epoch {epoch}: train {row['train_loss']:.3f}  val loss {val['loss']:.3f}  mse {val['mse']:.3f}  "
-                              f"coverage90 {val['covered']:.2f}{'  (best)' if improved else ''}")
-            if improved: save_model(model, run_dir / 'best.safetensors', extra=dict(epoch=epoch, val=val))
-            if config.keep_every and (epoch + 1) % config.keep_every == 0: save_model(model, run_dir / f'epoch_{epoch:03d}.safetensors')
-        save_checkpoint()
-    if rank == 0: save_model(model, run_dir / 'last.safetensors', extra=dict(epoch=state['epoch'] - 1))
-    if world > 1: dist.barrier()
+            running.append(out['loss'].item()); seen += len(index) * run.world
+            if state['batch'] % config.accumulate: continue
+            optimizer_step(run)
+            bar.set_postfix(loss=f'{np.mean(running[-20:]):.3f}', img_s=f'{seen / (time.perf_counter() - started):.0f}')
+            if run.writer is not None:
+                for k, v in out.items(): run.writer.add_scalar(f'step/{k}_loss' if k != 'loss' else 'step/loss', float(v.detach()), state['step'])
+                run.writer.add_scalar('step/lr', run.scheduler.get_last_lr()[0], state['step'])
+            if config.checkpoint_steps and state['step'] % config.checkpoint_steps == 0: checkpoint()
+            if config.max_steps and state['step'] >= config.max_steps: stopped = True; break
+        if stopped and state['batch'] < len(batches): checkpoint(); break # mid-epoch stop: resume continues here
+        val = end_epoch(run, epoch, running, seen, time.perf_counter() - started)
+        checkpoint()
+        if on_epoch is not None: on_epoch(run, val)
+    if run.rank == 0 and (state['done'] or state['epoch'] >= config.epochs): finish_member(run)
+    if run.writer is not None: run.writer.close()
+    if run.world > 1: dist.barrier()
+    return run.run_dir
+
+def finish_member(run: Run) -> None:
+    "Write last.safetensors and the weights the run settles on (model.safetensors, by `select`), and the hparams record."
+    c = run.config
+    save_model(run.eval_model, run.run_dir / 'last.safetensors', extra=dict(epoch=run.state['epoch'] - 1))
+    chosen = run.run_dir / ('best.safetensors' if c.select == 'best' else 'last.safetensors')
+    atomic_write(run.run_dir / 'model.safetensors', lambda p: shutil.copyfile(chosen, p))
+    if run.writer is not None:
+        final = list(csv.DictReader(open(run.run_dir / 'metrics.csv')))[-1]
+        hparams = {k: (v if isinstance(v, (int, float, str, bool)) else json.dumps(v)) for k, v in asdict(c).items() if v is not None}
+        run.writer.add_hparams(hparams, {f'hparam/{k}': float(final[k]) for k in ('val_loss', 'val_mse_log10', 'val_coverage90', 'val_class_top1')},
+                               run_name='hparams')
+
+def train(config: TrainConfig, run_dir: Path | None = None, # default: data/runs/<model>-<image_size>-seed<seed>
+          resume: bool = True, # continue from each member's last.ckpt when it exists
+          verbose: bool = True,
+          on_checkpoint: Callable[[Run], None] | None = None, # called after each resume checkpoint is written (tests)
+          on_epoch: Callable[[Run, dict], None] | None = None, # called after each epoch with the val metrics
+         ) -> Path:
+    """Train (or resume) a run; the run folder, holding config.json, metrics.csv, last.ckpt, best/last/model.safetensors
+    and tensorboard/. With `members` > 1, each member trains in `member<k>/` with seed `seed + k`, and `ensemble.json` lists them."""
+    run_dir = Path(run_dir) if run_dir else default_run_dir(config)
+    if config.members <= 1: return train_member(config, run_dir, resume, verbose, on_checkpoint, on_epoch)
+    members = []
+    for k in range(config.members):
+        if verbose: print(f'ensemble member {k + 1} of {config.members} (seed {config.seed + k})')
+        member = train_member(replace(config, members=1, seed=config.seed + k), run_dir / f'member{k}', resume, verbose, on_checkpoint, on_epoch)
+        if not (member / 'model.safetensors').exists(): return run_dir # stopped early (max_steps): resume later
+        members.append(member.name)
+    atomic_write(run_dir / 'ensemble.json', lambda p: p.write_text(json.dumps(dict(members=members, train=asdict(config)), indent=1, default=str)))
     return run_dir
+
+def default_run_dir(config: TrainConfig) -> Path:
+    "data/runs/<model>-<image_size>-seed<seed>[-k<members>]"
+    return data_dir() / 'runs' / (f'{config.model}-{config.image_size}-seed{config.seed}' + (f'-k{config.members}' if config.members > 1 else ''))
 
 def _store_inputs(path: Path) -> str:
     "The image store's inputs digest (the dataset checksum a run records)."

@@ -19,11 +19,11 @@ import torch.nn.functional as F
 from .core import PANEL, atomic_write, pick_device
 
 # %% auto #0
-__all__ = ['CONFIGS', 'LOG10_2', 'ViTConfig', 'vit_config', 'FastDropout', 'DropPath', 'Attention', 'Block', 'resize_pos_embed',
-           'conv_stem', 'PatchEmbed', 'ElementPrediction', 'ElementHead', 'ElementViT', 'capture_attention',
-           'mc_dropout', 'predict', 'element_loss', 'rollout', 'attention_map', 'attention_maps',
-           'element_attention_maps', 'plot_overlay', 'plot_attention_grid', 'plot_element_maps', 'save_model',
-           'checkpoint_config', 'load_model']
+__all__ = ['CONFIGS', 'LOG10_2', 'Z90', 'ViTConfig', 'vit_config', 'FastDropout', 'DropPath', 'Attention', 'Block',
+           'resize_pos_embed', 'conv_stem', 'PatchEmbed', 'ElementPrediction', 'ElementHead', 'ElementViT',
+           'capture_attention', 'mc_dropout', 'sample_outputs', 'predict', 'element_loss', 'rollout', 'attention_map',
+           'attention_maps', 'element_attention_maps', 'plot_overlay', 'plot_attention_grid', 'plot_element_maps',
+           'save_model', 'checkpoint_config', 'load_model']
 
 # %% ../nbs/07_vit.ipynb #6f9a3353
 @dataclass
@@ -42,6 +42,9 @@ class ViTConfig:
     attn_dropout: float = 0.1 # attention-weight dropout (MC dropout samples it)
     drop_path: float = 0.1 # stochastic depth (training only)
     elements: tuple = PANEL # the element panel, in order
+    pool: str = 'cls' # image representation: 'cls' (the class token) or 'mean' (global average of the patch tokens)
+    n_classes: int = 0 # fine food classes of the classification head (0: no head)
+    n_coarse: int = 0 # coarse classes of a second classification head (0: none)
 
     @property
     def patch_sizes(self) -> tuple: return (self.patch_size, *self.scales)
@@ -60,6 +63,7 @@ def vit_config(name: str, **changes) -> ViTConfig:
     config = replace(CONFIGS[name], **changes)
     for p in config.patch_sizes:
         if config.image_size % p: raise ValueError(f'image size {config.image_size} is not a multiple of patch size {p}')
+    if config.pool not in ('cls', 'mean'): raise ValueError(f"pool must be 'cls' or 'mean', not {config.pool!r}")
     if config.fusion not in ('pool', 'concat'): raise ValueError(f"fusion must be 'pool' or 'concat', not {config.fusion!r}")
     if config.stem not in ('patch', 'conv'): raise ValueError(f"stem must be 'patch' or 'conv', not {config.stem!r}")
     if config.stem == 'conv' and (config.scales or config.patch_size & (config.patch_size - 1)):
@@ -181,14 +185,19 @@ class PatchEmbed(nn.Module):
 # %% ../nbs/07_vit.ipynb #85ee95d3
 LOG10_2 = math.log10(2.0)
 
+Z90 = 1.6448536269514722 # the standard normal quantile of a central 90% interval
+
 @dataclass
 class ElementPrediction:
-    "Per-element predictions for a batch: every field is [batch, elements]."
+    "Per-element predictions for a batch: every tensor field is [batch, elements] (`class_probs`: [batch, classes])."
     mean_log10: torch.Tensor # mean of log10 mg/kg
     var_log10: torch.Tensor # total predictive variance of log10 mg/kg
-    aleatoric_var: torch.Tensor | None = None # mean of per-pass variances (MC dropout)
-    epistemic_var: torch.Tensor | None = None # variance of per-pass means (MC dropout)
+    aleatoric_var: torch.Tensor | None = None # the spread of the food itself: direct head's variance, or the classes' within-food spread
+    epistemic_var: torch.Tensor | None = None # disagreement between MC-dropout passes and ensemble members
     elements: tuple = PANEL
+    path: str = 'direct' # which path produced it: 'direct' (element head), 'mixture' (class posterior), or 'blend'
+    confusion_var: torch.Tensor | None = None # mixture path: spread between the classes the model hesitates between
+    class_probs: torch.Tensor | None = None # posterior over fine classes, where the model has a class head
 
     @property
     def sd_log10(self): return self.var_log10.clamp_min(1e-12).sqrt()
@@ -223,6 +232,8 @@ class ElementViT(nn.Module):
         self.blocks = nn.ModuleList(Block(c, c.drop_path * i / max(c.depth - 1, 1)) for i in range(c.depth))
         self.norm = nn.LayerNorm(c.dim)
         self.head = ElementHead(c.dim, len(c.elements))
+        self.class_head = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.n_classes)) if c.n_classes else None
+        self.coarse_head = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.n_coarse)) if c.n_coarse else None
         self.apply(self._init)
         for p in (self.cls_token, self.cls_pos, *self.patch_embed.pos): nn.init.trunc_normal_(p, std=0.02)
 
@@ -235,20 +246,33 @@ class ElementViT(nn.Module):
         elif isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
     def features(self, images):
-        "The final CLS representation: [batch, dim]."
+        "The image representation [batch, dim]: the final class token, or the mean of the patch tokens (`pool='mean'`)."
         x = self.patch_embed(images)
         x = torch.cat([(self.cls_token + self.cls_pos).expand(x.shape[0], -1, -1), x], dim=1)
         x = self.pos_drop(x)
         for block in self.blocks: x = block(x)
-        return self.norm(x)[:, 0]
+        x = self.norm(x)
+        return x[:, 0] if self.config.pool == 'cls' else x[:, 1:].mean(1)
 
-    def forward(self, images): # [batch, 3, H, W], normalized
+    def forward(self, images, # [batch, 3, H, W], normalized
+                outputs: bool = False, # return `outputs(images)`, every head (so DDP-wrapped models give them too)
+               ):
         "(mean, log_var) of log10 mg/kg, each [batch, elements]."
+        if outputs: return self.outputs(images)
         return self.head(self.features(images))
 
+    def outputs(self, images) -> dict:
+        "Every head at once: `mean`, `log_var` [batch, elements], and `class_logits`, `coarse_logits` where the model has those heads."
+        features = self.features(images)
+        mean, log_var = self.head(features)
+        out = dict(mean=mean, log_var=log_var)
+        if self.class_head is not None: out['class_logits'] = self.class_head(features)
+        if self.coarse_head is not None: out['coarse_logits'] = self.coarse_head(features)
+        return out
+
     def backbone_parameters(self) -> int:
-        "Parameters outside the element head."
-        return sum(p.numel() for n, p in self.named_parameters() if not n.startswith('head.'))
+        "Parameters outside the element and classification heads."
+        return sum(p.numel() for n, p in self.named_parameters() if not n.startswith(('head.', 'class_head.', 'coarse_head.')))
 
 # %% ../nbs/07_vit.ipynb #b866bd32
 @contextlib.contextmanager
@@ -275,26 +299,43 @@ def mc_dropout(model: nn.Module):
     finally: model.train(was_training)
 
 @torch.no_grad()
+def sample_outputs(model: ElementViT, images: torch.Tensor, # [batch, 3, H, W], normalized
+                   mc_samples: int = 0, # 0: one deterministic pass; N: N Monte Carlo dropout passes
+                   seed: int | None = 0, # seed of the MC passes (None: not seeded)
+                   max_batch: int = 256, # most images per forward pass
+                  ) -> dict:
+    "Per-pass outputs: `mean`, `var` [passes, batch, elements] and `class_probs` [passes, batch, classes] (None without a class head)."
+    model_device = next(model.parameters()).device
+    images = images.to(model_device)
+    passes = max(mc_samples, 1)
+    context = mc_dropout(model) if mc_samples > 0 else _eval_mode(model)
+    with context, torch.random.fork_rng(devices=[model_device] if model_device.type == 'cuda' else []):
+        if seed is not None: torch.manual_seed(seed)
+        repeated = images.repeat(passes, 1, 1, 1) # pass-major: [N * batch, ...]
+        outs = [model.outputs(chunk) for chunk in repeated.split(max_batch)]
+    stack = lambda key: torch.cat([o[key].float() for o in outs]).reshape(passes, len(images), -1)
+    probs = stack('class_logits').softmax(-1) if 'class_logits' in outs[0] else None
+    return dict(mean=stack('mean'), var=stack('log_var').exp(), class_probs=probs)
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module):
+    was = model.training; model.eval()
+    try: yield model
+    finally: model.train(was)
+
+@torch.no_grad()
 def predict(model: ElementViT, images: torch.Tensor, # [batch, 3, H, W], normalized
             mc_samples: int = 0, # 0: one deterministic pass; N: N Monte Carlo dropout passes
             seed: int | None = 0, # seed of the MC passes (None: not seeded)
             max_batch: int = 256, # most images per forward pass
            ) -> ElementPrediction:
-    "Predicted element profile with its uncertainty, split into aleatoric and epistemic parts with MC dropout."
-    model_device = next(model.parameters()).device
-    images = images.to(model_device)
-    if mc_samples <= 0:
-        was = model.training; model.eval()
-        mean, log_var = model(images); model.train(was)
-        return ElementPrediction(mean, log_var.exp(), elements=model.config.elements)
-    with mc_dropout(model), torch.random.fork_rng(devices=[model_device] if model_device.type == 'cuda' else []):
-        if seed is not None: torch.manual_seed(seed)
-        repeated = images.repeat(mc_samples, 1, 1, 1) # pass-major: [N * batch, ...]
-        outs = [model(chunk) for chunk in repeated.split(max_batch)]
-    means = torch.cat([o[0] for o in outs]).reshape(mc_samples, len(images), -1)
-    variances = torch.cat([o[1] for o in outs]).exp().reshape(mc_samples, len(images), -1)
+    "The direct element head's profile with its uncertainty, split into aleatoric and epistemic parts with MC dropout."
+    out = sample_outputs(model, images, mc_samples, seed, max_batch)
+    means, variances = out['mean'], out['var']
+    probs = out['class_probs'].mean(0) if out['class_probs'] is not None else None
+    if mc_samples <= 0: return ElementPrediction(means[0], variances[0], elements=model.config.elements, class_probs=probs)
     aleatoric, epistemic = variances.mean(0), means.var(0, unbiased=False)
-    return ElementPrediction(means.mean(0), aleatoric + epistemic, aleatoric, epistemic, model.config.elements)
+    return ElementPrediction(means.mean(0), aleatoric + epistemic, aleatoric, epistemic, model.config.elements, class_probs=probs)
 
 # %% ../nbs/07_vit.ipynb #974321cc
 def element_loss(mean: torch.Tensor, log_var: torch.Tensor, # [batch, elements] predictions
@@ -356,8 +397,9 @@ def rollout(attentions: list, # per layer [B, heads, N, N]
 
 def attention_map(model: ElementViT, rolled: torch.Tensor, # [B, N, N] from `rollout`
                   image_size: int) -> torch.Tensor:
-    "The CLS row over the patches as [B, image_size, image_size] maps in [0, 1]."
-    cls = rolled[:, 0, 1:]
+    """What the image representation draws from each patch, as [B, image_size, image_size] maps in [0, 1]: the class
+    token's row of the rolled-out attention, or the mean of the patch tokens' rows for a mean-pooled model."""
+    cls = rolled[:, 0, 1:] if model.config.pool == 'cls' else rolled[:, 1:, 1:].mean(1)
     maps, start = [], 0
     for g in model.patch_embed.grids(image_size):
         part = cls[:, start:start + g * g].reshape(-1, 1, g, g); start += g * g
@@ -458,9 +500,9 @@ def load_model(path: Path, model: ElementViT | None = None, image_size: int | No
     mine = model.config
     if tuple(mine.elements) != tuple(config.elements):
         raise ValueError(f'{path}: checkpoint predicts {list(config.elements)}, the model {list(mine.elements)}')
-    shape = lambda c: (c.dim, c.depth, c.heads, c.mlp_ratio, c.patch_sizes, c.fusion, c.stem)
+    shape = lambda c: (c.dim, c.depth, c.heads, c.mlp_ratio, c.patch_sizes, c.fusion, c.stem, c.pool, c.n_classes, c.n_coarse)
     if shape(mine) != shape(config):
-        raise ValueError(f'{path}: checkpoint is dim/depth/heads/mlp/patches/fusion/stem {shape(config)}, the model {shape(mine)}')
+        raise ValueError(f'{path}: checkpoint is dim/depth/heads/mlp/patches/fusion/stem/pool/classes {shape(config)}, the model {shape(mine)}')
     state = load_file(str(path))
     for i, p in enumerate(mine.patch_sizes): # position embeddings to this model's grid
         key = f'patch_embed.pos.{i}'

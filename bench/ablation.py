@@ -1,0 +1,185 @@
+"""The model's recipe, measured: training runs of named variants over several seeds, run in parallel, each evaluated
+on the val photos (fine-class and group top-1, skill against the food-group mean for the direct, mixture and
+blended paths, NLL, 90% coverage per element), then ensembles of the headline runs (K = 1, 3, 5) with their
+epistemic variance on constructed out-of-distribution inputs. Prints a table and writes `results.json`.
+
+    python bench/ablation.py --out data/ablation [--jobs long,quick,ablation] [--workers 2] [--deadline 3600]
+
+On the 2-core development machine one 100-epoch run takes about 50 minutes; the GPU machine runs them side by side
+(`--workers 12 --device cuda`). Figures are means and standard deviations over seeds, never the best seed.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+LONG_EPOCHS, ABLATION_EPOCHS = 100, 40
+ENSEMBLES = [('long', 3), ('long', 5), ('gpu', 3)] # (variant, K): members are its seeds 0..K-1
+# name -> (preset, changes); the recipe is the cpu-long preset's (atomvision.train.RECIPE)
+VARIANTS = {
+    'long': ('cpu-long', dict(epochs=LONG_EPOCHS, members=1)),
+    'gpu': ('gpu', dict(members=1)),
+    'quick': ('cpu', dict(members=1)),
+    'quick-nomix': ('cpu', dict(members=1, mixup=0.0, cutmix=0.0)),
+    'recipe': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1)),
+    'patch-stem': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(stem='patch'))),
+    'cls-token': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(pool='cls'))),
+    'patch-8': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(patch_size=8))),
+    'basic-augment': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, augment='basic')),
+    'no-mix': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, mixup=0.0, cutmix=0.0)),
+    'no-drop-path': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(drop_path=0.0))),
+    'ema': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, ema=0.998)),
+    'decay-all': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, decay_all=True)),
+    'dropout-0.1': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(dropout=0.1, attn_dropout=0.1))),
+    'no-class-head': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, class_weight=0.0, linked_only=True)),
+}
+GROUPS = {'long': ['long'], 'gpu': ['gpu'], 'quick': ['quick', 'quick-nomix'],
+          'ablation': ['recipe', 'patch-stem', 'cls-token', 'basic-augment', 'no-mix', 'no-drop-path', 'ema', 'decay-all',
+                       'dropout-0.1', 'no-class-head', 'patch-8']}
+
+WORKER = r'''
+import json, sys, time, torch
+from pathlib import Path
+torch.set_num_threads(int(sys.argv[4]))
+from atomvision.train import config_from, train
+from atomvision.evaluate import evaluate_run
+preset, changes, run_dir = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+started = time.perf_counter()
+run = train(config_from(preset, **changes), run_dir, verbose=False)
+seconds = time.perf_counter() - started
+mc = 8 if changes.get('model_changes', {}).get('dropout', 0) else 0
+result = dict(seconds=seconds, config=dict(preset=preset, **changes))
+for path in ('direct', 'mixture', 'blend'):
+    try: r = evaluate_run(run, mc_samples=mc, path=path)
+    except ValueError as e: result[path] = dict(error=str(e)); continue
+    result[path] = r['summary']
+    if path == 'blend': result['per_element'] = r['per_element'].to_dict('records')
+(run_dir / 'result.json').write_text(json.dumps(result, indent=1, default=float))
+'''
+
+PARTIAL = r'''
+import csv, json, sys
+from pathlib import Path
+from atomvision.evaluate import evaluate_run
+run_dir = Path(sys.argv[1])
+epochs = len(list(csv.DictReader(open(run_dir / 'metrics.csv'))))
+result = dict(partial=True, epochs_done=epochs, seconds=float('nan'))
+for path in ('direct', 'mixture', 'blend'): result[path] = evaluate_run(run_dir / 'best.safetensors', mc_samples=0, path=path)['summary']
+(run_dir / 'partial.json').write_text(json.dumps(result, indent=1, default=float))
+'''
+
+ENSEMBLE = r'''
+import json, sys, torch
+from pathlib import Path
+from atomvision.evaluate import evaluate_run, ood_epistemic
+runs, out = [Path(p) for p in json.loads(sys.argv[1])], Path(sys.argv[2])
+out.mkdir(parents=True, exist_ok=True)
+(out / 'ensemble.json').write_text(json.dumps(dict(members=[str(p.resolve()) for p in runs])))
+r = evaluate_run(out, mc_samples=0, path='blend')
+summary = dict(blend=r['summary'], per_element=r['per_element'].to_dict('records'))
+summary['mixture'] = evaluate_run(out, mc_samples=0, path='mixture')['summary']
+summary['ood'] = ood_epistemic(out, mc_samples=0, blend_weight=r['summary']['blend_weight'])
+(out / 'result.json').write_text(json.dumps(summary, indent=1, default=float))
+'''
+
+
+def launch(code: str, args: list, log: Path, env: dict, deadline: float) -> int:
+    with open(log, 'w') as f:
+        proc = subprocess.Popen([sys.executable, '-c', code, *args], stdout=f, stderr=subprocess.STDOUT, env=env)
+        try: return proc.wait(timeout=max(deadline - time.time(), 1))
+        except subprocess.TimeoutExpired:
+            proc.kill(); proc.wait(); return -9
+
+
+def summarize(values: list) -> str:
+    values = [v for v in values if v is not None and not np.isnan(v)]
+    if not values: return 'n/a'
+    return f'{np.mean(values):.3f} ± {np.std(values):.3f}' if len(values) > 1 else f'{values[0]:.3f}'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', default='data/ablation')
+    parser.add_argument('--jobs', default='long,quick,ablation', help='comma-separated groups: ' + ', '.join(GROUPS))
+    parser.add_argument('--variants', help='comma-separated variants (instead of --jobs)')
+    parser.add_argument('--seeds', type=int, default=3, help='seeds per variant (the long runs get max(5, seeds) for the K=5 ensemble)')
+    parser.add_argument('--workers', type=int, default=1, help='runs side by side')
+    parser.add_argument('--threads', type=int, default=0, help='torch threads per run (0: cores / workers)')
+    parser.add_argument('--deadline', type=float, default=6 * 3600, help='seconds; runs still going then are stopped')
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--partial', action='store_true', help='evaluate the best weights of runs stopped at the deadline (partial.json)')
+    parser.add_argument('--changes', default='{}', help='JSON settings applied to every run (e.g. to shorten them for a smoke test)')
+    args = parser.parse_args()
+    out, deadline = Path(args.out), time.time() + args.deadline
+    out.mkdir(parents=True, exist_ok=True)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'PYTHONUNBUFFERED': '1'}
+    names = args.variants.split(',') if args.variants else [v for g in args.jobs.split(',') for v in GROUPS[g]]
+    common = json.loads(args.changes)
+    jobs = []
+    for name in names:
+        preset, changes = VARIANTS[name]
+        changes = {**changes, **common, 'device': args.device,
+                   'model_changes': {**changes.get('model_changes', {}), **common.get('model_changes', {})}}
+        for seed in range(max(args.seeds, 5) if name == 'long' else args.seeds):
+            jobs.append((name, seed, preset, {**changes, 'seed': seed}))
+    started = time.time()
+    def run(job):
+        name, seed, preset, changes = job
+        run_dir = out / name / f'seed{seed}'
+        if (run_dir / 'result.json').exists(): return
+        code = launch(WORKER, [preset, json.dumps(changes), str(run_dir), str(threads)], out / f'{name}-seed{seed}.log', env, deadline)
+        print(f'[{time.time() - started:6.0f} s] {name} seed {seed}: exit {code}', flush=True)
+        if code == -9 and (run_dir / 'best.safetensors').exists() and args.partial: # stopped at the deadline: say where it got
+            launch(PARTIAL, [str(run_dir)], out / f'{name}-seed{seed}-partial.log', env, time.time() + 120)
+    with ThreadPoolExecutor(args.workers) as pool: list(pool.map(run, jobs))
+    for name, k in ENSEMBLES:
+        members, folder = [out / name / f'seed{s}' for s in range(k)], out / f'{name}-ensemble-k{k}'
+        if name in names and all((m / 'result.json').exists() for m in members) and not (folder / 'result.json').exists():
+            code = launch(ENSEMBLE, [json.dumps([str(m) for m in members]), str(folder)], out / f'{folder.name}.log', env, deadline + 300)
+            print(f'{name} ensemble K={k}: exit {code}', flush=True)
+    report(out, names)
+
+
+def report(out: Path, names: list) -> None:
+    rows, results = [], {}
+    for name in names:
+        runs = [json.loads((d / 'result.json' if (d / 'result.json').exists() else d / 'partial.json').read_text())
+                for d in sorted((out / name).glob('seed*')) if (d / 'result.json').exists() or (d / 'partial.json').exists()]
+        if not runs: continue
+        results[name] = runs
+        get = lambda path, key: [r[path].get(key) for r in runs if path in r and key in r[path]]
+        partial = sum(bool(r.get('partial')) for r in runs)
+        rows.append(dict(variant=name + (f' ({partial} stopped early)' if partial else ''), seeds=len(runs), minutes=summarize([r['seconds'] / 60 for r in runs]),
+                         class_top1=summarize(get('blend', 'class_top1')), group_top1=summarize(get('blend', 'group_top1')),
+                         skill_blend=summarize(get('blend', 'mean_skill_vs_group_mean')),
+                         skill_direct=summarize(get('direct', 'mean_skill_vs_group_mean')),
+                         skill_mixture=summarize(get('mixture', 'mean_skill_vs_group_mean')),
+                         nll=summarize(get('blend', 'mean_nll')), coverage90=summarize(get('blend', 'coverage90_all_values')),
+                         coverage_min_element=summarize(get('blend', 'coverage90_min_element')),
+                         coverage_max_element=summarize(get('blend', 'coverage90_max_element'))))
+    for name, k in ENSEMBLES:
+        path = out / f'{name}-ensemble-k{k}' / 'result.json'
+        if not path.exists(): continue
+        r = json.loads(path.read_text()); results[f'{name}-ensemble-k{k}'] = r
+        b = r['blend']
+        rows.append(dict(variant=f'{name}, ensemble K={k}', seeds=1, minutes='', class_top1=f"{b.get('class_top1', float('nan')):.3f}",
+                         group_top1=f"{b.get('group_top1', float('nan')):.3f}", skill_blend=f"{b['mean_skill_vs_group_mean']:.3f}",
+                         skill_direct='', skill_mixture=f"{r['mixture']['mean_skill_vs_group_mean']:.3f}", nll=f"{b['mean_nll']:.3f}",
+                         coverage90=f"{b['coverage90_all_values']:.3f}", coverage_min_element=f"{b['coverage90_min_element']:.3f}",
+                         coverage_max_element=f"{b['coverage90_max_element']:.3f}",
+                         ood=f"inverted {r['ood']['ratio_inverted']:.2f}x, noise {r['ood']['ratio_noise']:.2f}x"))
+    (out / 'results.json').write_text(json.dumps(dict(table=rows, runs=results), indent=1, default=float))
+    import pandas as pd
+    with pd.option_context('display.width', 250, 'display.max_columns', 30, 'display.max_colwidth', 40):
+        print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == '__main__':
+    main()
