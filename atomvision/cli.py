@@ -19,7 +19,8 @@ from .core import BOUNDS
 
 # %% auto #0
 __all__ = ['MIN_SIDE', 'read_photo', 'predict_photo', 'prediction_path', 'predict_photos', 'cmd_info', 'cmd_fetch', 'cmd_build',
-           'cmd_report', 'cmd_train', 'cmd_tune', 'cmd_evaluate', 'cmd_predict', 'cmd_run', 'make_parser', 'main']
+           'cmd_report', 'cmd_train', 'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_run',
+           'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
 MIN_SIDE = 32
@@ -175,7 +176,7 @@ def cmd_train(args) -> int:
     except (ValueError, OSError) as e:
         print(f'atomvision train: {e}', file=sys.stderr)
         return 2
-    try: run = train(config, Path(args.run_dir) if args.run_dir else None, resume=not args.restart, verbose=not args.quiet)
+    try: run = train(config, Path(args.run_dir) if args.run_dir else preset_run_dir(args.preset, config), resume=not args.restart, verbose=not args.quiet)
     except ValueError as e: # e.g. resuming with settings that would change what is learned
         print(f'atomvision train: {e}', file=sys.stderr)
         return 2
@@ -199,10 +200,14 @@ def cmd_tune(args) -> int:
                    f'saved as preset {args.study}-best: {preset_path(args.study + "-best")} (atomvision train --preset {args.study}-best)')
     return 0
 
+def preset_run_dir(preset: str, config) -> Path:
+    "The run folder of a preset's run: <data>/runs/<preset>-seed<seed>."
+    return data_dir() / 'runs' / f'{preset}-seed{config.seed}'
+
 def _checkpoint(args, command: str) -> Path | None:
     "The checkpoint or run folder a command uses (default: the quick CPU run), or None after saying it is missing."
-    from atomvision.train import config_from, default_run_dir
-    checkpoint = Path(args.checkpoint) if args.checkpoint else default_run_dir(config_from('cpu'))
+    from atomvision.train import config_from
+    checkpoint = Path(args.checkpoint) if args.checkpoint else preset_run_dir('cpu', config_from('cpu'))
     if checkpoint.exists(): return checkpoint
     print(f'atomvision {command}: no checkpoint {checkpoint}: train first (atomvision train) or pass --checkpoint', file=sys.stderr)
     return None
@@ -251,7 +256,7 @@ def cmd_run(args) -> int:
     code = cmd_info(args) or cmd_fetch(args) or cmd_build(args) or cmd_report(args)
     if code: return code
     build_image_store(load_dataset())
-    run = train(config_from('cpu'))
+    run = train(config_from('cpu'), preset_run_dir('cpu', config_from('cpu')))
     code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None))
     print(f"""
 Results:
@@ -288,7 +293,7 @@ def make_parser() -> argparse.ArgumentParser:
     train_parser.add_argument('--preset', default='cpu', help='cpu (quick), cpu-long (the headline run), gpu, legacy, or a saved preset such as atomvision-best')
     train_parser.add_argument('--members', type=int, help='train an ensemble of N members (seeds seed..seed+N-1)')
     train_parser.add_argument('--config', help='settings to change, as JSON text or a JSON file, e.g. \'{"epochs": 5}\'')
-    train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<model>-<size>-seed<seed>)')
+    train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<preset>-seed<seed>)')
     train_parser.add_argument('--restart', action='store_true', help='start over instead of resuming')
     train_parser.add_argument('--quiet', action='store_true')
     train_parser.set_defaults(func=cmd_train)
