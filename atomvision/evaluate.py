@@ -21,11 +21,11 @@ from .images import ImageStoreDataset, References, augment, default_store, load_
 from .vit import Z90, ElementPrediction, attention_maps, checkpoint_config, load_model, plot_overlay, predict, sample_outputs
 
 # %% auto #0
-__all__ = ['class_groups', 'load_members', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction', 'blend_predictions',
-           'combine', 'predict_images', 'evaluation_table', 'coverage_curve', 'choose_blend_weight', 'class_metrics',
-           'evaluate_run', 'nearest_classes', 'plot_calibration', 'plot_element_errors', 'plot_confusion',
-           'plot_attention_gallery', 'write_evaluation', 'attention_view', 'AttentionExplorer', 'load_split_file',
-           'ood_epistemic']
+__all__ = ['class_groups', 'load_members', 'has_dropout', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction',
+           'blend_predictions', 'combine', 'predict_images', 'evaluation_table', 'coverage_curve',
+           'choose_blend_weight', 'class_metrics', 'evaluate_run', 'nearest_classes', 'plot_calibration',
+           'plot_element_errors', 'plot_confusion', 'plot_attention_gallery', 'write_evaluation', 'attention_view',
+           'AttentionExplorer', 'load_split_file', 'ood_epistemic']
 
 # %% ../nbs/10_evaluate.ipynb #41fb13a3
 def class_groups(store: Path) -> np.ndarray:
@@ -54,15 +54,19 @@ def load_members(path: Path, members: int | None = None) -> list:
         if (path / name).exists(): return [load_model(path / name).eval()]
     raise FileNotFoundError(f'{path}: no checkpoint (model.safetensors, best.safetensors or ensemble.json)')
 
+def has_dropout(model: torch.nn.Module) -> bool:
+    "Whether MC-dropout passes of `model` differ (some dropout with p > 0)."
+    return any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
+
 @torch.no_grad()
 def ensemble_outputs(models: list, images: torch.Tensor, # uint8 [N, 3, S, S]
                      mean: torch.Tensor, std: torch.Tensor, # the store's channel statistics
                      image_size: int, mc_samples: int = 8, batch_size: int = 64) -> dict:
-    "Per-pass outputs over every member and MC-dropout pass: `mean`, `var` [passes, N, E], `class_probs` [passes, N, C] or None."
+    "Per-pass outputs over every member and MC-dropout pass (one pass for a member without dropout): `mean`, `var` [passes, N, E], `class_probs` [passes, N, C] or None."
     parts = []
     for start in range(0, len(images), batch_size):
         x = normalize(augment(images[start:start + batch_size], image_size, None, train=False), mean, std)
-        outs = [sample_outputs(m, x, mc_samples=mc_samples, seed=start + 1000 * k) for k, m in enumerate(models)]
+        outs = [sample_outputs(m, x, mc_samples=mc_samples if has_dropout(m) else 0, seed=start + 1000 * k) for k, m in enumerate(models)]
         parts.append({key: torch.cat([o[key] for o in outs]) if outs[0][key] is not None else None for key in outs[0]})
     return {key: torch.cat([p[key] for p in parts], dim=1) if parts[0][key] is not None else None for key in parts[0]}
 
@@ -409,7 +413,7 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
     refs, size = val.references, models[0].config.image_size
     images = val.images()
     noise = torch.randint(0, 256, images.shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
-    passes = mc_samples if any(isinstance(m, torch.nn.Dropout) and m.p > 0 for model in models for m in model.modules()) else 0
+    passes = mc_samples if any(has_dropout(m) for m in models) else 0
     result = {}
     for name, batch in (('val', images), ('inverted', 255 - images), ('noise', noise)):
         outputs = ensemble_outputs(models, batch, val.mean, val.std, size, passes)
