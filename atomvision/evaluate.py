@@ -36,9 +36,8 @@ def class_groups(store: Path) -> np.ndarray:
         n = len(f['references/class_name'])
     groups = np.array(['other'] * n, dtype=object)
     for path, c in zip(paths, class_ids):
-        parts = Path(path).parts # split/Top/...
-        top = parts[1] if len(parts) > 1 else ''
-        groups[c] = {'Fruit': 'fruit', 'Vegetables': 'vegetables'}.get(top, 'beverages' if 'Juice' in parts else 'dairy')
+        parts = Path(path).parts # [split/]Top/Kind[/Variety]/photo.jpg: the depth differs between classes with and without varieties
+        groups[c] = 'fruit' if 'Fruit' in parts else 'vegetables' if 'Vegetables' in parts else 'beverages' if 'Juice' in parts else 'dairy'
     return groups
 
 # %% ../nbs/10_evaluate.ipynb #8c0d4572
