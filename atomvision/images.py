@@ -324,7 +324,8 @@ class ImageStoreDataset(torch.utils.data.Dataset):
         with h5py.File(self.path) as f:
             self.indices = np.flatnonzero(f['split'][:] == split.encode())
             self.class_ids = f['class_id'][:][self.indices]
-            self.coarse_ids = f['coarse_id'][:][self.indices]
+            all_coarse = f['coarse_id'][:]
+            self.coarse_ids, self.n_coarse = all_coarse[self.indices], int(all_coarse.max()) + 1
             self.mean, self.std = torch.tensor(f.attrs['mean']), torch.tensor(f.attrs['std'])
             ref = f['references']
             self.references = References([n.decode() if isinstance(n, bytes) else n for n in ref['class_name'][:]], ref['central'][:],
@@ -332,7 +333,7 @@ class ImageStoreDataset(torch.utils.data.Dataset):
         keep = self.references.measured.any(1)[self.class_ids] if linked_only else np.ones(len(self.indices), dtype=bool)
         if limit: keep &= np.cumsum(keep) <= limit # photos of excluded classes carry no element target
         self.indices, self.class_ids, self.coarse_ids = self.indices[keep], self.class_ids[keep], self.coarse_ids[keep]
-        self.n_classes, self.n_coarse = len(self.references.class_names), int(_max_coarse(self.path)) + 1
+        self.n_classes = len(self.references.class_names)
         self._file, self._images = None, None
         if preload:
             with h5py.File(self.path) as f: self._images = torch.from_numpy(f['images'][self.indices]).permute(0, 3, 1, 2)
@@ -356,8 +357,6 @@ def default_store() -> Path:
     "Where `build_image_store` puts the store by default: <data>/images/grocery_256.h5."
     return data_dir() / 'images' / 'grocery_256.h5'
 
-def _max_coarse(path: Path) -> int:
-    with h5py.File(path) as f: return int(f['coarse_id'][:].max())
 
 def make_targets(refs: References, class_ids: torch.Tensor, seeds: torch.Tensor | None = None, mode: str = 'central') -> tuple:
     "(target log10 [B, E], measured [B, E], censored [B, E]) for a batch's classes."

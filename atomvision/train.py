@@ -299,8 +299,9 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
     own = elements(slice(None))
     loss = c.element_weight * (lam * own['loss'] + (1 - lam) * elements(partner)['loss'] if lam < 1 else own['loss'])
     result = dict(element=own['loss'].detach())
-    for name, weight, labels in (('class', c.class_weight, class_ids), ('coarse', c.coarse_weight, torch.as_tensor(run.train_set.coarse_ids[_positions(run.train_set, index)]))):
+    for name, weight in (('class', c.class_weight), ('coarse', c.coarse_weight)):
         if not weight: continue
+        labels = class_ids if name == 'class' else torch.as_tensor(run.train_set.coarse_ids[_positions(run.train_set, index)])
         logits, labels = out[f'{name}_logits'].float(), labels.to(dev)
         ce = lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
         term = lam * ce(labels) + (1 - lam) * ce(labels[partner]) if lam < 1 else ce(labels)

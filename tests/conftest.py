@@ -2,7 +2,9 @@
 
 Each notebook runs in a fresh Python process through `nbdev.test.test_nb` (the engine behind
 `nbdev_test`), skipping the cells flagged with settings.ini's `tst_flags` unless NBDEV_FLAGS names
-them. The notebooks run concurrently (ATOMVISION_TEST_WORKERS, default: the machine's cores), and
+them. Cells flagged `mirror` need the mirror of the agencies' files (ATOMVISION_MIRROR); the flag is turned
+on automatically when the mirror exists, and the summary says how many cells were skipped without it. The
+notebooks run concurrently (ATOMVISION_TEST_WORKERS, default: the machine's cores), and
 the summary at the end counts notebooks and cells.
 """
 import configparser
@@ -33,15 +35,23 @@ def notebooks() -> list:
                   if not any(part.startswith(('_', '.')) for part in p.relative_to(ROOT).parts))
 
 
+def mirror_present() -> bool:
+    "Whether the mirror named by ATOMVISION_MIRROR exists (then the `mirror` cells run)."
+    value = os.environ.get('ATOMVISION_MIRROR', '').strip()
+    return bool(value) and Path(value).expanduser().is_dir()
+
+
 def cell_counts(path: Path, skip: set) -> dict:
-    "How many code cells of `path` run, how many of them hold tests, how many are skipped by flag."
-    counts = dict(run=0, with_tests=0, skipped=0)
+    "How many code cells of `path` run, how many of them hold tests, how many are skipped by flag (and for the mirror)."
+    counts = dict(run=0, with_tests=0, skipped=0, skipped_mirror=0)
     for cell in json.loads(path.read_text(encoding='utf-8'))['cells']:
         if cell['cell_type'] != 'code': continue
         source = ''.join(cell['source'])
         flags = {l[2:].strip().split()[0] for l in source.splitlines() if l.startswith('#|') and l[2:].strip()}
         if 'nbdev_export(' in source: continue
-        if flags & skip: counts['skipped'] += 1; continue
+        if flags & skip:
+            counts['skipped'] += 1; counts['skipped_mirror'] += 'mirror' in flags & skip
+            continue
         counts['run'] += 1
         counts['with_tests'] += any(t in source for t in ('test_eq', 'test_close', 'test_fail', 'test_ne', 'assert '))
     return counts
@@ -57,7 +67,7 @@ def _run(path: Path, skip: list, force: list) -> subprocess.CompletedProcess:
 def notebook_runs(request):
     "Start every notebook at once (bounded by the worker count); tests wait for their own."
     skip = settings()['tst_flags'].split()
-    force = os.environ.get('NBDEV_FLAGS', '').split()
+    force = os.environ.get('NBDEV_FLAGS', '').split() + (['mirror'] if mirror_present() else [])
     workers = int(os.environ.get('ATOMVISION_TEST_WORKERS', os.cpu_count() or 1))
     pool = ThreadPoolExecutor(max_workers=workers)
     request.addfinalizer(pool.shutdown)
@@ -80,6 +90,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for name, c in stats.items():
         state = 'passed' if name in passed else 'FAILED/not run'
         terminalreporter.write_line(f"{name:32} {state:15} {c['run']:3} cells run ({c['with_tests']} with tests), {c['skipped']} skipped by flag")
-    total = {k: sum(c[k] for c in stats.values()) for k in ('run', 'with_tests', 'skipped')}
+    total = {k: sum(c[k] for c in stats.values()) for k in ('run', 'with_tests', 'skipped', 'skipped_mirror')}
     terminalreporter.write_line(f"{len(passed)} of {len(stats)} notebooks passed: {total['run']} cells run, "
                                 f"{total['with_tests']} with tests, {total['skipped']} skipped by flag")
+    terminalreporter.write_line(f"{total['skipped_mirror']} cells skipped because the mirror is absent (set ATOMVISION_MIRROR)"
+                                if total['skipped_mirror'] else "mirror present: no cell skipped for it")
