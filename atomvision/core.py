@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['ROLES', 'ELEMENTS', 'ELEMENT_BY_SYMBOL', 'PANEL', 'SPECIES', 'CENSORING', 'VALUE_KINDS', 'TIDY_COLUMNS',
+__all__ = ['ROLES', 'ELEMENTS', 'ELEMENT_BY_SYMBOL', 'PANEL', 'SPECIES', 'CENSORING', 'CENSORED', 'VALUE_KINDS', 'TIDY_COLUMNS',
            'QUARANTINE_COLUMNS', 'BOUNDS', 'mirror_dir', 'project_root', 'data_dir', 'atomic_write', 'Element',
            'Analyte', 'normalize_name', 'UnknownElementError', 'resolve', 'element', 'resolve_column', 'registry_frame',
-           'unit_factor', 'to_mg_kg', 'tidy_frame', 'quarantine_frame', 'ReadResult', 'ReaderError', 'require_columns',
-           'read_delimited', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table', 'bound_values',
-           'pick_device', 'seed_everything']
+           'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'ReadResult', 'ReaderError',
+           'require_columns', 'read_delimited', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table',
+           'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #8add1e20
 def mirror_dir() -> Path | None:
@@ -271,7 +271,8 @@ def to_mg_kg(values, # numbers (or numeric text) in `unit`
     return numbers * unit_factor(unit)
 
 # %% ../nbs/00_core.ipynb #4164cf41
-CENSORING = ('detected', 'below_lod', 'below_loq', 'trace')
+CENSORING = ('detected', 'below_lod', 'below_loq', 'trace', 'below_limit', 'zero')
+CENSORED = ('below_lod', 'below_loq', 'below_limit') # left-censored states: the value is only known to lie below a limit
 VALUE_KINDS = ('sample', 'mean', 'median')
 TIDY_COLUMNS: dict[str, str] = { # column -> dtype
     'source': 'string', 'source_file': 'string', 'source_row': 'Int64',
@@ -281,6 +282,7 @@ TIDY_COLUMNS: dict[str, str] = { # column -> dtype
     'lod_mg_kg': 'float64', 'loq_mg_kg': 'float64', 'value_kind': 'category', 'basis': 'string',
     'n': 'Int64', 'n_censored': 'Int64', 'sd_mg_kg': 'float64', 'se_mg_kg': 'float64', 'min_mg_kg': 'float64',
     'median_mg_kg': 'float64', 'max_mg_kg': 'float64', 'value_text': 'string', 'unit_text': 'string',
+    'derivation': 'string',
 }
 QUARANTINE_COLUMNS: dict[str, str] = {'source': 'string', 'source_file': 'string', 'source_row': 'Int64',
                                       'field': 'string', 'value': 'string', 'reason': 'string'}
@@ -305,9 +307,13 @@ def tidy_frame(frame: pd.DataFrame | dict | None = None) -> pd.DataFrame:
     extra = sorted(set(frame.columns) - set(TIDY_COLUMNS))
     if extra: raise ValueError(f'columns {extra} are not in the tidy schema')
     tidy = _typed(frame, TIDY_COLUMNS)
-    censored = tidy.censoring.isin(['below_lod', 'below_loq'])
-    if tidy.value_mg_kg[censored].notna().any(): raise ValueError('censored results must not carry a value (value_mg_kg)')
+    if tidy.value_mg_kg[is_censored(tidy.censoring)].notna().any(): raise ValueError('censored results must not carry a value (value_mg_kg)')
+    if (tidy.value_mg_kg[tidy.censoring == 'zero'] != 0).any(): raise ValueError("a 'zero' result must carry the value 0")
     return tidy
+
+def is_censored(censoring: pd.Series) -> pd.Series:
+    "Whether each result is left-censored (below a limit, known or not)."
+    return censoring.isin(list(CENSORED))
 
 def quarantine_frame(frame: pd.DataFrame | dict | None = None) -> pd.DataFrame:
     "`frame` as a quarantine table: source, file, row, field, value and the reason it was not used."
@@ -324,7 +330,7 @@ class ReadResult:
     def summary(self) -> dict:
         "Results, foods, elements, censored share and quarantined rows with the top reasons."
         data, q = self.data, self.quarantine
-        censored = data.censoring.isin(['below_lod', 'below_loq']).mean() if len(data) else 0.0
+        censored = is_censored(data.censoring).mean() if len(data) else 0.0
         return dict(results=len(data), foods=data.food_id.nunique(), elements=data.element.nunique(),
                     censored_share=round(float(censored), 4), quarantined=len(q),
                     top_reasons=q.reason.str.replace(r"'[^']*'", "'…'", regex=True).value_counts().head(3).to_dict(),
@@ -401,19 +407,33 @@ def read_table(path: Path, # a delimited text file with a header line
 # %% ../nbs/00_core.ipynb #97fdb63f
 BOUNDS = ('lb', 'mb', 'ub')
 
+def censored_interval(data: pd.DataFrame, # tidy table
+                     ) -> tuple[pd.Series, pd.Series]:
+    "(low, high) in mg/kg: the interval each result lies in under EFSA's rules; both missing where unknown."
+    value, lod, loq = data.value_mg_kg, data.lod_mg_kg, data.loq_mg_kg
+    state = data.censoring.astype('string').fillna('detected')
+    no_value_trace = (state == 'trace') & value.isna()
+    low = pd.Series(np.nan, index=data.index, dtype='float64')
+    high = low.copy()
+    has_value = state.isin(['detected', 'trace']) & value.notna()
+    low[has_value], high[has_value] = value[has_value], value[has_value]
+    zero = state == 'zero'
+    low[zero], high[zero] = 0.0, 0.0
+    nd = state == 'below_lod'
+    low[nd], high[nd] = 0.0, lod[nd]
+    nq = (state == 'below_loq') | no_value_trace
+    low[nq], high[nq] = lod[nq].fillna(0.0), loq[nq]
+    unknown = high.isna()
+    low[unknown] = np.nan
+    return low, high
+
 def bound_values(data: pd.DataFrame, # tidy table
                  bound: str = 'mb', # 'lb', 'mb' or 'ub'
                 ) -> pd.Series:
-    "Each result's value in mg/kg, censored results replaced according to `bound`."
+    "Each result's value in mg/kg, censored results replaced according to `bound` (missing when its interval is unknown)."
     if bound not in BOUNDS: raise ValueError(f'bound {bound!r} is not one of {BOUNDS}')
-    value = data.value_mg_kg.copy()
-    below_lod, below_loq = data.censoring == 'below_lod', data.censoring == 'below_loq'
-    lod, loq = data.lod_mg_kg, data.loq_mg_kg
-    nd = {'lb': 0.0 * lod.fillna(0), 'mb': lod / 2, 'ub': lod}[bound]
-    nq = {'lb': lod, 'mb': loq / 2, 'ub': loq}[bound]
-    value[below_lod] = nd[below_lod]
-    value[below_loq] = nq[below_loq]
-    return value
+    low, high = censored_interval(data)
+    return {'lb': low, 'mb': (low + high) / 2, 'ub': high}[bound]
 
 # %% ../nbs/00_core.ipynb #b3abf779
 def pick_device(use_gpu: bool = False, # use a CUDA GPU when one is present

@@ -121,13 +121,15 @@ def read_ciqual(path: Path | None = None, # the Ciqual 2020 .xls; default: fetch
     long, number, limit, is_trace, text = long[ok], number[ok], limit[ok], is_trace[ok], text[ok]
     factor = long.header.map({h: unit_factor(u) for h, (_, u) in elements.items()}).astype('float64')
     zero = number == 0
-    censoring = np.select([limit.notna(), is_trace, zero], ['below_loq', 'trace', 'below_lod'], 'detected')
+    # Ciqual: '< x' is below the limit x, 'traces' is present but not quantified (no value, no limit), 0 is censored without a limit
+    censoring = np.select([limit.notna(), is_trace, zero], ['below_loq', 'trace', 'below_limit'], 'detected')
+    derivation = np.select([limit.notna(), is_trace, zero], ['less than', 'traces', 'reported 0'], 'value')
     tidy = pd.DataFrame({'source': 'anses_ciqual', 'source_file': path.name, 'source_row': long.source_row,
                          'food_id': long.alim_code, 'food_name': long.alim_nom_eng, 'food_group': long['group'], 'country': 'FR',
                          'element': long.header.map({h: s for h, (s, _) in elements.items()}),
                          'value_mg_kg': (number * factor).where(~zero), 'censoring': censoring, 'loq_mg_kg': limit * factor,
                          'value_kind': 'mean', 'basis': 'fresh weight, edible portion (per 100 g)', 'value_text': text,
-                         'unit_text': long.header.map({h: u for h, (_, u) in elements.items()})})
+                         'unit_text': long.header.map({h: u for h, (_, u) in elements.items()}), 'derivation': derivation})
     tidy = tidy.sort_values(['source_row', 'element'], kind='stable')
     return ReadResult(tidy_frame(tidy), q, dict(rows_read=len(table), element_columns=len(elements), cells_not_measured=int(missing.sum())))
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .core import BOUNDS, ELEMENT_BY_SYMBOL, PANEL, bound_values, data_dir
+from .core import BOUNDS, ELEMENT_BY_SYMBOL, PANEL, bound_values, data_dir, is_censored
 from .harmonize import Dataset, FOOD_GROUPS, element_stats, link_foods, panel_matrix
 
 # %% auto #0
@@ -40,7 +40,7 @@ def filter_data(data: pd.DataFrame, # the unified long table
 
 def with_bound(data: pd.DataFrame, bound: str = 'mb') -> pd.DataFrame:
     "`data` with `value` (mg/kg under `bound`) and `censored` columns."
-    return data.assign(value=bound_values(data, bound), censored=data.censoring.isin(['below_lod', 'below_loq']))
+    return data.assign(value=bound_values(data, bound), censored=is_censored(data.censoring))
 
 # %% ../nbs/06_explore.ipynb #f84db50f
 def _positive(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -63,7 +63,7 @@ def plot_distributions(data: pd.DataFrame, elements=('Pb', 'Cd', 'Ca', 'Fe'), by
 
 def plot_censored_share(data: pd.DataFrame) -> plt.Figure:
     "Heat map of the share of censored results per element and source."
-    share = (filter_data(data).assign(censored=lambda d: d.censoring.isin(['below_lod', 'below_loq']))
+    share = (filter_data(data).assign(censored=lambda d: is_censored(d.censoring))
              .pivot_table(index='element', columns='source', values='censored', aggfunc='mean') * 100)
     share = share.reindex([e for e in sorted(share.index, key=lambda s: ELEMENT_BY_SYMBOL[s].z)])
     fig, ax = plt.subplots(figsize=(1.6 * share.shape[1] + 2, 0.32 * share.shape[0] + 1.5))

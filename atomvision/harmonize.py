@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .core import BOUNDS, PANEL, ReadResult, atomic_write, bound_values, data_dir, normalize_name, quarantine_frame
+from .core import BOUNDS, PANEL, ReadResult, atomic_write, bound_values, data_dir, is_censored, normalize_name, quarantine_frame
 from .europe import read_ciqual, read_eat2, read_health_canada
 from .fda_tds import read_fda_tds_summary
 from .fetch import FILES
@@ -273,7 +273,7 @@ def element_stats(data: pd.DataFrame, # tidy (or unified) table
     "Censoring-aware statistics per element (and species), optionally per group."
     frame = data.assign(analyte=data.element.where(data.species.isna(), data.element + ' (' + data.species.fillna('') + ')'),
                         lb=bound_values(data, 'lb'), ub=bound_values(data, 'ub'), value=bound_values(data, bound),
-                        censored=data.censoring.isin(['below_lod', 'below_loq']))
+                        censored=is_censored(data.censoring))
     keys = (by or []) + ['analyte']
     q = lambda p: (lambda s: s.quantile(p))
     stats = frame.groupby(keys, observed=True).agg(
@@ -287,7 +287,7 @@ def element_stats(data: pd.DataFrame, # tidy (or unified) table
 def panel_matrix(data: pd.DataFrame, foods: pd.DataFrame, bound: str = 'mb') -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "(values mg/kg, measured mask, all-censored mask), each foods x PANEL, rows in the order of `foods`."
     totals = data[data.species.isna() & data.element.isin(PANEL)].assign(value=lambda d: bound_values(d, bound),
-                                                                           censored=lambda d: d.censoring.isin(['below_lod', 'below_loq']))
+                                                                           censored=lambda d: is_censored(d.censoring))
     has_samples = totals[totals.value_kind == 'sample'].groupby(['food_key', 'element']).size()
     prefer = totals.set_index(['food_key', 'element']).index.isin(has_samples.index)
     totals = totals[~prefer | (totals.value_kind == 'sample').to_numpy()]
@@ -363,11 +363,11 @@ def build_summary(dataset: Dataset, results: dict[str, ReadResult], seconds: flo
     "The text `atomvision build` prints."
     d = dataset.data
     per_source = d.groupby('source').agg(results=('element', 'size'), foods=('food_key', 'nunique'), elements=('element', 'nunique'),
-                                         censored_pct=('censoring', lambda c: round(100 * c.isin(['below_lod', 'below_loq']).mean(), 1)))
+                                         censored_pct=('censoring', lambda c: round(100 * is_censored(c).mean(), 1)))
     quarantined = dataset.quarantine.groupby(['source', 'reason']).size().rename('rows').reset_index()
     quarantined['reason'] = quarantined.reason.str.slice(0, 70)
     lines = [f'Unified dataset: {len(d):,} results, {len(dataset.foods):,} foods, {d.element.nunique()} elements, '
-             f"{100 * d.censoring.isin(['below_lod', 'below_loq']).mean():.1f}% censored ({seconds:.1f} s)", '',
+             f"{100 * is_censored(d.censoring).mean():.1f}% censored ({seconds:.1f} s)", '',
              per_source.to_string(), '', 'Quarantined rows by source and reason:', quarantined.to_string(index=False), '',
              'Removed by each quality rule: ' + json.dumps(dataset.metadata['rule_counts']), '',
              'Split sizes (foods): ' + json.dumps(dataset.metadata['counts']['splits']),

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .core import PANEL, atomic_write, bound_values, data_dir, pick_device
+from .core import PANEL, atomic_write, bound_values, data_dir, is_censored, pick_device
 from .fetch import FILES, TREES, fetch_file, fetch_tree
 from .harmonize import Dataset, link_foods
 
@@ -126,7 +126,7 @@ def reference_distributions(dataset: Dataset, links: pd.DataFrame, class_names: 
                             max_values: int = 64, min_spread: float = 0.05, seed: int = 0) -> References:
     "Reference distributions of each class in `class_names` (rows in that order) for the panel."
     data = dataset.data[dataset.data.species.isna() & dataset.data.element.isin(PANEL)]
-    censored = data.censoring.isin(['below_lod', 'below_loq'])
+    censored = is_censored(data.censoring)
     limit = data.lod_mg_kg.where(data.censoring == 'below_lod', data.loq_mg_kg.fillna(data.lod_mg_kg))
     data = data.assign(value=bound_values(data, bound), censored=censored, stored=data.value_mg_kg.where(~censored, limit))
     data = data[(data.value > 0) & (data.stored > 0)].merge(links[['class_name', 'food_key']], on='food_key')

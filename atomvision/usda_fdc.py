@@ -17,9 +17,10 @@ from .core import (ELEMENTS, ReadResult, ReaderError, parse_numbers, quarantine_
 from .fetch import fetch_file
 
 # %% auto #0
-__all__ = ['FDC_ID_TO_SYMBOL', 'FDC_NUMBER_TO_SYMBOL', 'FOUNDATION_ZIP', 'SR_LEGACY_FOOD', 'BASIS_FDC', 'SR28_FIELDS',
-           'FDC_BASE_URL', 'SEARCH_CAP', 'log', 'read_fdc_foundation', 'read_sr28_table', 'read_sr28', 'FdcError',
-           'HourlyRateLimiter', 'FdcClient', 'food', 'foods', 'search', 'fdc_foods_to_tidy', 'fdc_foods_frame']
+__all__ = ['FDC_ID_TO_SYMBOL', 'FDC_NUMBER_TO_SYMBOL', 'FOUNDATION_ZIP', 'SR_LEGACY_FOOD', 'BASIS_FDC', 'BASIS_DRY',
+           'SR28_ANALYTICAL_SOURCES', 'SR28_FIELDS', 'FDC_BASE_URL', 'SEARCH_CAP', 'log', 'read_fdc_foundation',
+           'read_sr28_table', 'read_sr28', 'FdcError', 'HourlyRateLimiter', 'FdcClient', 'food', 'foods', 'search',
+           'fdc_foods_to_tidy', 'fdc_foods_frame']
 
 # %% ../nbs/02_usda_fdc.ipynb #bcc553e7
 FDC_ID_TO_SYMBOL = {str(e.fdc_id): e.symbol for e in ELEMENTS if e.fdc_id}
@@ -27,9 +28,11 @@ FDC_NUMBER_TO_SYMBOL = {e.fdc_number: e.symbol for e in ELEMENTS if e.fdc_number
 FOUNDATION_ZIP = 'usda_fdc/FoodData_Central_foundation_food_csv_2024-10-31.zip'
 SR_LEGACY_FOOD = 'usda_fdc/FoodData_Central_sr_legacy_food_csv_2018-04/sr_legacy_food.csv'
 BASIS_FDC = 'fresh weight, edible portion (per 100 g as sold or prepared)'
+BASIS_DRY = 'dry matter (0% moisture), per 100 g'
+SR28_ANALYTICAL_SOURCES = ('1', '6', '12', '13') # SRC_CD: analytical, aggregated analytical, manufacturer's and literature analytical
 
 # %% ../nbs/02_usda_fdc.ipynb #d73e4b12
-def _amounts_to_tidy(rows: pd.DataFrame, # columns: amount, unit, plus any tidy columns
+def _amounts_to_tidy(rows: pd.DataFrame, # columns: amount, unit, optional zero_state and limit, plus any tidy columns
                      source: str, source_file: str, quarantined: list) -> pd.DataFrame:
     "Tidy rows from per-100 g `amount`s in `unit`; rows whose amount is not a number are quarantined."
     rows, parsed = parse_numbers(rows, ['amount'], source, source_file, quarantined)
@@ -41,9 +44,14 @@ def _amounts_to_tidy(rows: pd.DataFrame, # columns: amount, unit, plus any tidy 
     rows, amount = rows[~empty].copy(), amount[~empty]
     factor = rows.unit.map({u: unit_factor(u) for u in rows.unit.unique()}).astype('float64')
     zero = amount == 0
-    out = rows.drop(columns=['amount', 'unit'])
-    out['value_mg_kg'] = (amount * factor).where(~zero)
-    out['censoring'] = np.where(zero, 'below_lod', 'detected')
+    zero_state = rows['zero_state'] if 'zero_state' in rows else pd.Series('below_limit', index=rows.index)
+    limit = pd.to_numeric(rows['limit'], errors='coerce') if 'limit' in rows else pd.Series(np.nan, index=rows.index)
+    censored = zero & (zero_state != 'zero')
+    with_limit = censored & (limit > 0)
+    out = rows.drop(columns=[c for c in ('amount', 'unit', 'zero_state', 'limit') if c in rows])
+    out['value_mg_kg'] = (amount * factor).where(~censored)
+    out['censoring'] = np.select([~zero, with_limit, censored], ['detected', 'below_loq', 'below_limit'], 'zero')
+    out['loq_mg_kg'] = (limit * factor).where(with_limit)
     for stat in ('sd', 'se', 'min', 'median', 'max'):
         if stat in rows: out[f'{stat}_mg_kg'] = pd.to_numeric(rows[stat], errors='coerce') * factor
     out['value_text'] = rows.amount
@@ -78,7 +86,9 @@ def read_fdc_foundation(path: Path | None = None, # the Foundation release zip; 
     path = Path(path) if path else fetch_file(FOUNDATION_ZIP)[0]
     t = _zip_tables(path, {'food': ['fdc_id', 'data_type', 'description', 'food_category_id'],
                            'food_category': ['id', 'description'], 'nutrient': ['id', 'unit_name'],
-                           'food_nutrient': ['id', 'fdc_id', 'nutrient_id', 'amount', 'data_points', 'min', 'max', 'median', 'min_year_acquired'],
+                           'food_nutrient': ['id', 'fdc_id', 'nutrient_id', 'amount', 'data_points', 'derivation_id', 'min', 'max', 'median',
+                                             'min_year_acquired'],
+                           'sub_sample_result': ['food_nutrient_id', 'adjusted_amount'],
                            'foundation_food': ['fdc_id', 'NDB_number'], 'input_food': ['fdc_id', 'fdc_of_input_food'],
                            'sub_sample_food': ['fdc_id', 'fdc_id_of_sample_food']})
     source_file = f'{path.name}:food_nutrient.csv'
@@ -86,6 +96,9 @@ def read_fdc_foundation(path: Path | None = None, # the Foundation release zip; 
     fn = t['food_nutrient'][t['food_nutrient'].nutrient_id.isin(list(FDC_ID_TO_SYMBOL))].copy()
     fn['element'] = fn.nutrient_id.map(FDC_ID_TO_SYMBOL)
     fn['unit'] = fn.nutrient_id.map(units)
+    fn['derivation'] = 'derivation_id=' + fn.derivation_id.fillna('')
+    # a sub-sample's zero amount with a positive adjusted amount: the lab's reporting limit (e.g. Se < 3.0 ug/100 g)
+    fn['limit'] = fn.id.map(t['sub_sample_result'].drop_duplicates('food_nutrient_id').set_index('food_nutrient_id').adjusted_amount)
     category = t['food'].merge(t['food_category'].rename(columns={'id': 'food_category_id', 'description': 'food_group'}),
                                on='food_category_id', how='left').set_index('fdc_id')
     foundation = t['foundation_food'].fdc_id
@@ -95,15 +108,20 @@ def read_fdc_foundation(path: Path | None = None, # the Foundation release zip; 
     # per-sample results: foundation food <- sample food <- sub-sample food
     link = (t['input_food'].rename(columns={'fdc_id': 'food_id', 'fdc_of_input_food': 'sample_fdc'})
             .merge(t['sub_sample_food'].rename(columns={'fdc_id': 'sub_fdc', 'fdc_id_of_sample_food': 'sample_fdc'}), on='sample_fdc'))
+    # agricultural acquisitions (dry beans) are samples of the foundation food directly, without sub-samples
+    agricultural = t['food'].fdc_id[t['food'].data_type == 'agricultural_acquisition']
+    direct = t['input_food'][t['input_food'].fdc_of_input_food.isin(agricultural)]
+    link = pd.concat([link, direct.rename(columns={'fdc_id': 'food_id', 'fdc_of_input_food': 'sub_fdc'})[['food_id', 'sub_fdc']]])
     link = link[link.food_id.isin(foundation)]
     samples = fn.merge(link, left_on='fdc_id', right_on='sub_fdc')
     samples = samples.assign(sample_id=samples.sub_fdc, value_kind='sample', n=1, min=None, max=None, median=None)
     rows = pd.concat([means, samples], ignore_index=True)
     rows['food_name'] = rows.food_id.map(category.description)
     rows['food_group'] = rows.food_id.map(category.food_group)
-    rows = rows.assign(fdc_id=rows.food_id, country='US', basis=BASIS_FDC)
+    dry = rows.food_name.str.contains('0% moisture', regex=False, na=False) # 'Beans, Dry, ... (0% moisture)'
+    rows = rows.assign(fdc_id=rows.food_id, country='US', basis=np.where(dry, BASIS_DRY, BASIS_FDC), zero_state='below_limit')
     keep = ['source_row', 'food_id', 'fdc_id', 'food_name', 'food_group', 'country', 'year', 'sample_id', 'element',
-            'value_kind', 'basis', 'n', 'min', 'median', 'max', 'amount', 'unit']
+            'value_kind', 'basis', 'n', 'min', 'median', 'max', 'amount', 'unit', 'zero_state', 'limit', 'derivation']
     quarantined = []
     tidy = _amounts_to_tidy(rows.reindex(columns=keep), 'usda_fdc_foundation', source_file, quarantined)
     return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(quarantined) if quarantined else None),
@@ -148,14 +166,17 @@ def read_sr28(folder: Path | None = None, # folder with the SR28 files; default:
     units = read_sr28_table(files['NUTR_DEF']).set_index('Nutr_No').Units
     legacy = pd.read_csv(legacy_path, dtype=str)
     require_columns(legacy, ['fdc_id', 'NDB_number'], legacy_path.name)
-    fdc_ids = legacy.set_index('NDB_number').fdc_id
+    fdc_ids = legacy.set_index(legacy.NDB_number.str.strip().str.zfill(5)).fdc_id # the CSV drops NDB numbers' leading zeros
     unknown_food = ~nut.NDB_No.isin(foods.index)
     rows = pd.DataFrame({'source_row': nut.source_row, 'food_id': nut.NDB_No, 'fdc_id': nut.NDB_No.map(fdc_ids),
                          'food_name': nut.NDB_No.map(foods.Long_Desc), 'food_group': nut.NDB_No.map(foods.FdGrp_Desc),
                          'country': 'US', 'element': nut.Nutr_No.map(FDC_NUMBER_TO_SYMBOL), 'value_kind': 'mean',
                          'basis': BASIS_FDC, 'n': pd.to_numeric(nut.Num_Data_Pts, errors='coerce'),
                          'se': nut.Std_Error, 'min': nut.Min, 'max': nut.Max,
-                         'amount': nut.Nutr_Val, 'unit': nut.Nutr_No.map(units)})
+                         'amount': nut.Nutr_Val, 'unit': nut.Nutr_No.map(units),
+                         # only an analytical zero is below a limit; an assumed zero (Src_Cd 7) or a label claim is a zero
+                         'zero_state': np.where(nut.Src_Cd.fillna('').str.strip().isin(SR28_ANALYTICAL_SOURCES), 'below_limit', 'zero'),
+                         'derivation': 'Src_Cd=' + nut.Src_Cd.fillna('') + ';Deriv_Cd=' + nut.Deriv_Cd.fillna('')})
     quarantined = []
     if unknown_food.any():
         quarantined.append(quarantine_frame(dict(source='usda_sr28', source_file='NUT_DATA.txt', source_row=nut.source_row[unknown_food],
@@ -357,8 +378,8 @@ def fdc_foods_to_tidy(records: list[dict], # foods from any FDC endpoint
             amount = float(amount)
             rows.append(dict(source='usda_fdc_api', source_file=source_file, source_row=i + 1, food_id=str(record['fdcId']),
                              fdc_id=int(record['fdcId']), food_name=record.get('description'), food_group=_category(record),
-                             country='US', element=symbol, value_mg_kg=amount * factor if amount > 0 else None,
-                             censoring='detected' if amount > 0 else 'below_lod', value_kind='mean', basis=BASIS_FDC,
+                             country='US', element=symbol, value_mg_kg=amount * factor if amount != 0 else None,
+                             censoring='detected' if amount != 0 else 'below_limit', value_kind='mean', basis=BASIS_FDC,
                              value_text=str(amount), unit_text=f'{unit}/100 g'))
     return ReadResult(tidy_frame(pd.DataFrame(rows) if rows else None), quarantine_frame(pd.DataFrame(q) if q else None),
                       dict(foods=len(records)))
