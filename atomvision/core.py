@@ -21,9 +21,9 @@ import pandas as pd
 __all__ = ['ROLES', 'ELEMENTS', 'ELEMENT_BY_SYMBOL', 'PANEL', 'SPECIES', 'CENSORING', 'CENSORED', 'VALUE_KINDS', 'TIDY_COLUMNS',
            'QUARANTINE_COLUMNS', 'BOUNDS', 'mirror_dir', 'project_root', 'data_dir', 'atomic_write', 'Element',
            'Analyte', 'normalize_name', 'UnknownElementError', 'resolve', 'element', 'resolve_column', 'registry_frame',
-           'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'ReadResult', 'ReaderError',
-           'require_columns', 'read_delimited', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table',
-           'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
+           'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'basis_kind', 'ReadResult',
+           'ReaderError', 'require_columns', 'read_delimited', 'keep_known_analytes', 'parse_numbers', 'parse_units',
+           'read_table', 'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #8add1e20
 def mirror_dir() -> Path | None:
@@ -282,7 +282,7 @@ TIDY_COLUMNS: dict[str, str] = { # column -> dtype
     'lod_mg_kg': 'float64', 'loq_mg_kg': 'float64', 'value_kind': 'category', 'basis': 'string',
     'n': 'Int64', 'n_censored': 'Int64', 'sd_mg_kg': 'float64', 'se_mg_kg': 'float64', 'min_mg_kg': 'float64',
     'median_mg_kg': 'float64', 'max_mg_kg': 'float64', 'value_text': 'string', 'unit_text': 'string',
-    'derivation': 'string',
+    'derivation': 'string', 'same_as': 'string',
 }
 QUARANTINE_COLUMNS: dict[str, str] = {'source': 'string', 'source_file': 'string', 'source_row': 'Int64',
                                       'field': 'string', 'value': 'string', 'reason': 'string'}
@@ -318,6 +318,10 @@ def is_censored(censoring: pd.Series) -> pd.Series:
 def quarantine_frame(frame: pd.DataFrame | dict | None = None) -> pd.DataFrame:
     "`frame` as a quarantine table: source, file, row, field, value and the reason it was not used."
     return _typed(pd.DataFrame(frame if frame is not None else {}), QUARANTINE_COLUMNS)
+
+def basis_kind(basis: pd.Series) -> pd.Series:
+    "'dry' for results on a dry-matter basis, 'fresh' for everything as sold, prepared or eaten (fresh weight)."
+    return pd.Series(np.where(basis.fillna('').str.lower().str.startswith('dry'), 'dry', 'fresh'), index=basis.index, dtype='string')
 
 # %% ../nbs/00_core.ipynb #e06fa313
 @dataclass

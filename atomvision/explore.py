@@ -15,7 +15,10 @@ import pandas as pd
 import seaborn as sns
 
 from .core import BOUNDS, ELEMENT_BY_SYMBOL, PANEL, bound_values, data_dir, is_censored
-from .harmonize import Dataset, FOOD_GROUPS, element_stats, link_foods, panel_matrix
+from .groups import FOOD_GROUPS
+from .harmonize import Dataset
+from .linking import link_foods
+from .stats import element_stats, panel_matrix
 
 # %% auto #0
 __all__ = ['filter_data', 'with_bound', 'plot_distributions', 'plot_censored_share', 'compare_sources', 'plot_compare_sources',
@@ -29,6 +32,7 @@ def filter_data(data: pd.DataFrame, # the unified long table
                 source: str | None = None, # a source, or None / 'all'
                 country: str | None = None, # a country code, or None / 'all'
                 totals_only: bool = True, # leave out speciated results (As inorganic, DMA...)
+                exclude_flagged: bool = False, # leave out results with a plausibility flag
                ) -> pd.DataFrame:
     "The rows of `data` that match every filter given."
     keep = pd.Series(True, index=data.index)
@@ -36,6 +40,7 @@ def filter_data(data: pd.DataFrame, # the unified long table
     for column, value in (('harmonized_group', group), ('source', source), ('country', country)):
         if value not in (None, 'all', ''): keep &= data[column] == value
     if totals_only: keep &= data.species.isna()
+    if exclude_flagged and 'flags' in data: keep &= data['flags'].fillna('') == ''
     return data[keep]
 
 def with_bound(data: pd.DataFrame, bound: str = 'mb') -> pd.DataFrame:
@@ -103,19 +108,31 @@ def plot_correlation(dataset: Dataset, bound: str = 'mb', min_foods: int = 50) -
     return fig
 
 # %% ../nbs/06_explore.ipynb #3caaa2a0
-def top_foods(data: pd.DataFrame, element: str, n: int = 15, bound: str = 'mb', group: str | None = None) -> pd.DataFrame:
-    "The `n` foods with the highest median of `element`, with their source and number of results."
-    rows = with_bound(filter_data(data, [element], group), bound)
-    table = rows.groupby('food_key').agg(food_name=('food_name', 'first'), source=('source', 'first'),
-                                         median_mg_kg=('value', 'median'), n=('value', 'size'))
-    return table.sort_values('median_mg_kg', ascending=False).head(n).reset_index()
+def top_foods(data: pd.DataFrame, element: str, n: int = 15, bound: str = 'mb', group: str | None = None,
+              exclude_flagged: bool = False) -> pd.DataFrame:
+    "The `n` foods with the highest median of `element`, with their source, number of results and whether any is flagged."
+    rows = with_bound(filter_data(data, [element], group, exclude_flagged=exclude_flagged), bound)
+    flagged = rows['flags'].fillna('') != '' if 'flags' in rows else pd.Series(False, index=rows.index)
+    table = rows.assign(flagged=flagged).groupby('food_key').agg(food_name=('food_name', 'first'), source=('source', 'first'),
+                                                                  median_mg_kg=('value', 'median'), n=('value', 'size'), flagged=('flagged', 'any'))
+    return table.dropna(subset=['median_mg_kg']).sort_values('median_mg_kg', ascending=False).head(n).reset_index()
 
-def plot_top_foods(data: pd.DataFrame, element: str, n: int = 15, bound: str = 'mb', group: str | None = None) -> plt.Figure:
-    "Horizontal bars of `top_foods`, log scale."
-    table = top_foods(data, element, n, bound, group)
+def plot_top_foods(data: pd.DataFrame, element: str, n: int = 15, bound: str = 'mb', group: str | None = None,
+                   exclude_flagged: bool = False) -> plt.Figure:
+    "A dot plot of `top_foods` on a log scale (a bar from 0 cannot be drawn on one); flagged foods are marked."
+    table = top_foods(data, element, n, bound, group, exclude_flagged)
+    positive = table[table.median_mg_kg > 0]
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(table) + 1.5))
-    sns.barplot(data=table, y=table.food_name.str.slice(0, 45) + ' [' + table.source + ']', x='median_mg_kg', ax=ax, color='#c9734e', log_scale=True)
-    ax.set_xlabel('median mg/kg (log scale)'); ax.set_ylabel(''); ax.set_title(f'Top foods: {ELEMENT_BY_SYMBOL[element].name} ({bound.upper()})')
+    labels = table.food_name.str.slice(0, 45) + ' [' + table.source + ']' + np.where(table.flagged, ' (flagged)', '')
+    y = np.arange(len(table))
+    if len(positive):
+        floor = positive.median_mg_kg.min() / 3
+        ax.hlines(y[table.median_mg_kg > 0], floor, positive.median_mg_kg, color='#c9734e', lw=2)
+        ax.plot(positive.median_mg_kg, y[table.median_mg_kg > 0], 'o', color='#c9734e')
+        ax.set_xscale('log'); ax.set_xlim(left=floor)
+    ax.set_yticks(y, labels); ax.invert_yaxis()
+    ax.set_xlabel('median mg/kg (log scale)'); ax.set_ylabel('')
+    ax.set_title(f'Top foods: {ELEMENT_BY_SYMBOL[element].name} ({bound.upper()}' + (', flagged values left out)' if exclude_flagged else ')'))
     fig.tight_layout()
     return fig
 
@@ -136,11 +153,11 @@ def plot_against_reference(data: pd.DataFrame, element: str, reference_mg_kg: fl
 
 # %% ../nbs/06_explore.ipynb #bd7da64a
 def explorer_view(data: pd.DataFrame, elements=('Pb',), group: str = 'all', source: str = 'all', country: str = 'all',
-                  bound: str = 'mb') -> tuple[pd.DataFrame, plt.Figure | None]:
+                  bound: str = 'mb', exclude_flagged: bool = False) -> tuple[pd.DataFrame, plt.Figure | None]:
     "Statistics and a distribution figure for the chosen elements and filters."
     if bound not in BOUNDS: raise ValueError(f'bound {bound!r} is not one of {BOUNDS}')
     elements = list(elements) or ['Pb']
-    rows = filter_data(data, elements, group, source, country)
+    rows = filter_data(data, elements, group, source, country, exclude_flagged=exclude_flagged)
     if rows.empty: return element_stats(rows, bound, by=['harmonized_group']), None
     stats = element_stats(rows, bound, by=['harmonized_group'])
     return stats, plot_distributions(rows, elements, by='harmonized_group', bound=bound)
@@ -164,15 +181,17 @@ class Explorer:
         self.source = w.Dropdown(options=choices['sources'], value='all', description='Source')
         self.country = w.Dropdown(options=choices['countries'], value='all', description='Country')
         self.bound = w.ToggleButtons(options=choices['bounds'], value='mb', description='Bound')
+        self.hide_flagged = w.Checkbox(value=False, description='Hide flagged values (implausible or outliers)')
         self.table, self.figure = w.Output(), w.Output()
-        for control in (self.elements, self.group, self.source, self.country, self.bound): control.observe(self.update, names='value')
-        self.widget = w.VBox([w.HBox([self.elements, w.VBox([self.group, self.source, self.country, self.bound])]), self.figure, self.table])
+        for control in (self.elements, self.group, self.source, self.country, self.bound, self.hide_flagged): control.observe(self.update, names='value')
+        self.widget = w.VBox([w.HBox([self.elements, w.VBox([self.group, self.source, self.country, self.bound, self.hide_flagged])]), self.figure, self.table])
         self.update()
 
     def update(self, *_):
         "Recompute the view from the controls."
         from IPython.display import display
-        stats, fig = explorer_view(self.data, self.elements.value, self.group.value, self.source.value, self.country.value, self.bound.value)
+        stats, fig = explorer_view(self.data, self.elements.value, self.group.value, self.source.value, self.country.value, self.bound.value,
+                                   self.hide_flagged.value)
         self.stats, self.has_figure = stats, fig is not None
         self.table.clear_output(wait=True); self.figure.clear_output(wait=True)
         with self.figure:

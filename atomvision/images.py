@@ -24,7 +24,8 @@ from PIL import Image
 
 from .core import PANEL, atomic_write, bound_values, data_dir, is_censored, pick_device
 from .fetch import FILES, TREES, fetch_file, fetch_tree
-from .harmonize import Dataset, link_foods
+from .harmonize import Dataset
+from .linking import link_foods
 
 # %% auto #0
 __all__ = ['LINK_TABLE', 'grocery_classes', 'grocery_split', 'resolve_links', 'References', 'reference_distributions',

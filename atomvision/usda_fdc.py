@@ -119,9 +119,11 @@ def read_fdc_foundation(path: Path | None = None, # the Foundation release zip; 
     rows['food_name'] = rows.food_id.map(category.description)
     rows['food_group'] = rows.food_id.map(category.food_group)
     dry = rows.food_name.str.contains('0% moisture', regex=False, na=False) # 'Beans, Dry, ... (0% moisture)'
-    rows = rows.assign(fdc_id=rows.food_id, country='US', basis=np.where(dry, BASIS_DRY, BASIS_FDC), zero_state='below_limit')
+    ndb = t['foundation_food'].set_index('fdc_id').NDB_number.dropna().str.strip()
+    same_as = 'usda_sr28:' + rows.food_id.map(ndb[ndb != '']).str.zfill(5) # the SR28 food this one continues
+    rows = rows.assign(fdc_id=rows.food_id, country='US', basis=np.where(dry, BASIS_DRY, BASIS_FDC), zero_state='below_limit', same_as=same_as)
     keep = ['source_row', 'food_id', 'fdc_id', 'food_name', 'food_group', 'country', 'year', 'sample_id', 'element',
-            'value_kind', 'basis', 'n', 'min', 'median', 'max', 'amount', 'unit', 'zero_state', 'limit', 'derivation']
+            'value_kind', 'basis', 'n', 'min', 'median', 'max', 'amount', 'unit', 'zero_state', 'limit', 'derivation', 'same_as']
     quarantined = []
     tidy = _amounts_to_tidy(rows.reindex(columns=keep), 'usda_fdc_foundation', source_file, quarantined)
     return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(quarantined) if quarantined else None),
