@@ -179,6 +179,7 @@ def _build_index() -> dict[str, Analyte]:
         for spelling in (e.symbol, e.name, e.name_fr, *e.aliases):
             add(spelling, total)
             add(f'{spelling}, {e.symbol}', total) # FDC style: 'Calcium, Ca'
+            add(f'{spelling} ({e.symbol})', total) # AFCD and BfR style: 'Calcium (Ca)'
         if e.fdc_id is not None: add(str(e.fdc_id), total)
         if e.fdc_number is not None: add(e.fdc_number, total)
     for spelling, (symbol, species) in SPECIES.items():
@@ -271,7 +272,7 @@ def to_mg_kg(values, # numbers (or numeric text) in `unit`
     return numbers * unit_factor(unit)
 
 # %% ../nbs/00_core.ipynb #4164cf41
-CENSORING = ('detected', 'below_lod', 'below_loq', 'trace', 'below_limit', 'zero')
+CENSORING = ('detected', 'below_lod', 'below_loq', 'trace', 'below_limit', 'zero', 'partly_censored')
 CENSORED = ('below_lod', 'below_loq', 'below_limit') # left-censored states: the value is only known to lie below a limit
 VALUE_KINDS = ('sample', 'mean', 'median')
 TIDY_COLUMNS: dict[str, str] = { # column -> dtype
@@ -280,7 +281,7 @@ TIDY_COLUMNS: dict[str, str] = { # column -> dtype
     'country': 'string', 'region': 'string', 'year': 'Int64', 'sample_id': 'string',
     'element': 'string', 'species': 'string', 'value_mg_kg': 'float64', 'censoring': 'category',
     'lod_mg_kg': 'float64', 'loq_mg_kg': 'float64', 'value_kind': 'category', 'basis': 'string',
-    'n': 'Int64', 'n_censored': 'Int64', 'sd_mg_kg': 'float64', 'se_mg_kg': 'float64', 'min_mg_kg': 'float64',
+    'n': 'Int64', 'n_censored': 'Int64', 'sd_mg_kg': 'float64', 'se_mg_kg': 'float64', 'min_mg_kg': 'float64', 'lb_mg_kg': 'float64', 'ub_mg_kg': 'float64',
     'median_mg_kg': 'float64', 'max_mg_kg': 'float64', 'value_text': 'string', 'unit_text': 'string',
     'derivation': 'string', 'same_as': 'string',
 }
@@ -309,6 +310,9 @@ def tidy_frame(frame: pd.DataFrame | dict | None = None) -> pd.DataFrame:
     tidy = _typed(frame, TIDY_COLUMNS)
     if tidy.value_mg_kg[is_censored(tidy.censoring)].notna().any(): raise ValueError('censored results must not carry a value (value_mg_kg)')
     if (tidy.value_mg_kg[tidy.censoring == 'zero'] != 0).any(): raise ValueError("a 'zero' result must carry the value 0")
+    partly = tidy[tidy.censoring == 'partly_censored']
+    if partly.value_mg_kg.notna().any() or partly.lb_mg_kg.isna().any() or partly.ub_mg_kg.isna().any() or (partly.lb_mg_kg > partly.ub_mg_kg).any():
+        raise ValueError("a 'partly_censored' mean carries no value, but its published lower and upper bound (lb_mg_kg <= ub_mg_kg)")
     return tidy
 
 def is_censored(censoring: pd.Series) -> pd.Series:
@@ -396,7 +400,7 @@ def parse_units(frame: pd.DataFrame, column: str, source: str, source_file: str,
     if bad.any():
         quarantined.append(quarantine_frame(dict(source=source, source_file=source_file, source_row=frame.source_row[bad], field=column,
                                                  value=frame[column][bad], reason=frame[column][bad].map(lambda u: factors.get(u, 'no unit')))))
-    frame = frame[~bad]
+    frame = frame[~bad.astype(bool).to_numpy()]
     return frame, frame[column].map(factors).astype('float64')
 
 def read_table(path: Path, # a delimited text file with a header line
@@ -427,6 +431,8 @@ def censored_interval(data: pd.DataFrame, # tidy table
     low[nd], high[nd] = 0.0, lod[nd]
     nq = (state == 'below_loq') | no_value_trace
     low[nq], high[nq] = lod[nq].fillna(0.0), loq[nq]
+    partly = state == 'partly_censored'
+    low[partly], high[partly] = data.lb_mg_kg[partly], data.ub_mg_kg[partly]
     unknown = high.isna()
     low[unknown] = np.nan
     return low, high

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,8 @@ from .core import (ReadResult, ReaderError, keep_known_analytes, parse_numbers, 
 from .fetch import fetch_file
 
 # %% auto #0
-__all__ = ['BASIS_TDS', 'SUMMARY', 'FOOD_LIST', 'FDA_ROWS_COLUMNS', 'FDA_LEGACY_COLUMNS', 'read_fda_tds_summary',
-           'read_fda_tds_rows', 'read_fda_tds_legacy']
+__all__ = ['BASIS_TDS', 'SUMMARY', 'FOOD_LIST', 'FDA_ROWS_COLUMNS', 'NICKEL_ROWS', 'FDA_LEGACY_COLUMNS', 'read_fda_tds_summary',
+           'read_fda_tds_rows', 'read_fda_tds_nickel', 'read_fda_tds_legacy']
 
 # %% ../nbs/03_fda_tds.ipynb #1452bc39
 BASIS_TDS = 'as consumed (prepared TDS food)'
@@ -64,26 +65,62 @@ def read_fda_tds_summary(path: Path | None = None, # the summary CSV; default: f
 FDA_ROWS_COLUMNS = ['FiscalYear', 'CalendarYear', 'Collection', 'TDSFoodNumber', 'TDSFoodDescription', 'Season',
                     'TDSFoodListType', 'Region', 'Analyte', 'Units', 'Concentration', 'ReportingLimit']
 
-def read_fda_tds_rows(path: Path, # an FDA TDS elements results CSV, FY2018 or later
-                     ) -> ReadResult:
-    "FDA TDS row-level element results (FY2018+ CSV layout) as tidy sample results."
-    path = Path(path)
-    frame = read_table(path, FDA_ROWS_COLUMNS)
-    q = []
-    frame = keep_known_analytes(frame, 'Analyte', 'fda_tds', path.name, q)
-    frame, factor = parse_units(frame, 'Units', 'fda_tds', path.name, q)
-    frame, num = parse_numbers(frame, ['Concentration', 'ReportingLimit', 'CalendarYear'], 'fda_tds', path.name, q)
+def _rows_to_tidy(frame: pd.DataFrame, # text columns FDA_ROWS_COLUMNS plus source_row
+                  file_name: str, q: list) -> pd.DataFrame:
+    "Tidy sample results from rows in the FY2018+ layout; bad rows go to `q`."
+    frame = keep_known_analytes(frame, 'Analyte', 'fda_tds', file_name, q)
+    frame, factor = parse_units(frame, 'Units', 'fda_tds', file_name, q)
+    frame, num = parse_numbers(frame, ['Concentration', 'ReportingLimit', 'CalendarYear'], 'fda_tds', file_name, q)
     factor = factor[frame.index]
     nd = num['Concentration'] == 0
-    tidy = pd.DataFrame({'source': 'fda_tds', 'source_file': path.name, 'source_row': frame.source_row,
+    return pd.DataFrame({'source': 'fda_tds', 'source_file': file_name, 'source_row': frame.source_row,
                          'food_id': frame.TDSFoodNumber, 'food_name': frame.TDSFoodDescription, 'country': 'US',
                          'region': frame.Region, 'year': num['CalendarYear'],
                          'sample_id': frame.FiscalYear + '-' + frame.Collection + '-' + frame.Region + '-' + frame.TDSFoodNumber,
                          'element': frame.element, 'species': frame.species,
                          'value_mg_kg': (num['Concentration'] * factor).where(~nd),
                          'censoring': np.where(nd, 'below_lod', 'detected'), 'lod_mg_kg': num['ReportingLimit'] * factor,
-                         'value_kind': 'sample', 'basis': BASIS_TDS, 'n': 1, 'value_text': frame.Concentration, 'unit_text': frame.Units})
+                         'value_kind': 'sample', 'basis': BASIS_TDS, 'n': 1, 'value_text': frame.Concentration, 'unit_text': frame.Units,
+                         'derivation': np.where(nd, 'concentration 0 (not detected) with reporting limit', 'value')})
+
+def read_fda_tds_rows(path: Path, # an FDA TDS elements results CSV, FY2018 or later
+                     ) -> ReadResult:
+    "FDA TDS row-level element results (FY2018+ CSV layout) as tidy sample results."
+    path = Path(path)
+    frame = read_table(path, FDA_ROWS_COLUMNS)
+    q = []
+    tidy = _rows_to_tidy(frame, path.name, q)
     return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None), dict(rows_read=len(frame)))
+
+# %% ../nbs/03_fda_tds.ipynb #6f012d4e
+NICKEL_ROWS = 'fda_tds/fda_tds_nickel_fy2018_2020_rows.txt'
+
+def read_fda_tds_nickel(path: Path | None = None, # the space-separated re-save; default: fetched
+                        food_list: Path | None = None, # the TDS food list with categories; default: fetched
+                       ) -> ReadResult:
+    "FDA TDS FY2018-2020 row-level nickel results from the space-separated re-save, as tidy sample results."
+    path = Path(path) if path else fetch_file(NICKEL_ROWS)[0]
+    try: lines = path.read_text(encoding='utf-8').splitlines()
+    except UnicodeDecodeError as e: raise ReaderError(f'{path.name}: not UTF-8 text ({e})') from e
+    if not lines: raise ReaderError(f'{path.name}: empty file')
+    header = lines[0].split()
+    if header != FDA_ROWS_COLUMNS: raise ReaderError(f'{path.name}: line 1 is not the FY2018 header {FDA_ROWS_COLUMNS}; found {header[:6]}')
+    rows, q = [], []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip(): continue
+        try: tokens = shlex.split(line)
+        except ValueError as e: tokens, problem = [], f'cannot be split ({e})'
+        else: problem = f'{len(tokens)} fields, the layout needs at least 12'
+        if len(tokens) < 12:
+            q.append(quarantine_frame(dict(source='fda_tds', source_file=path.name, source_row=[number], field='line', value=[line[:200]], reason=[problem])))
+            continue
+        rows.append(dict(zip(FDA_ROWS_COLUMNS[:7], tokens[:7]), Region=' '.join(tokens[7:-4]),
+                         **dict(zip(FDA_ROWS_COLUMNS[8:], tokens[-4:])), source_row=number))
+    frame = pd.DataFrame(rows, columns=FDA_ROWS_COLUMNS + ['source_row'])
+    tidy = _rows_to_tidy(frame, path.name, q)
+    groups = read_delimited(Path(food_list) if food_list else fetch_file(FOOD_LIST)[0]).set_index('tds_food_number').category
+    tidy['food_group'] = tidy.food_id.map(groups)
+    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None), dict(rows_read=len(lines) - 1))
 
 # %% ../nbs/03_fda_tds.ipynb #fd9ec654
 FDA_LEGACY_COLUMNS = ['MB', 'Food No', 'Food Name', 'Anal Type', 'Sample Qualifier', 'Replicate #', 'Element', 'Conc', 'Unit', 'Trace', 'LOD', 'LOQ']

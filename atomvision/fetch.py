@@ -71,6 +71,15 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
            'Open Government Licence - Canada', 'Health Canada. Canadian Total Diet Study. open.canada.ca',
            'https://open.canada.ca/data/en/dataset?q=total+diet+study', None,
            note='published on open.canada.ca as resources without stable file addresses'),
+    Source('fsanz_afcd', 'Food Standards Australia New Zealand: Australian Food Composition Database, Release 2, nutrient file',
+           'Creative Commons Attribution 4.0 (FSANZ)', 'Food Standards Australia New Zealand (2022). Australian Food Composition Database - Release 2. Canberra: FSANZ.',
+           'https://www.foodstandards.gov.au/science-data/food-nutrient-databases/afcd', None,
+           note='published on the AFCD page without a stable file address; mirrored copy from github.com/alexlaverty/random-recipe-generator @ 81ee9e4'),
+    Source('bfr_meal', "BfR MEAL Study (Germany's first total diet study): occurrence of nickel in prepared foods, public-use file 2022-10-18",
+           'Free for use, provided good scientific practice is applied (BfR); cite the study papers',
+           'Fechner C., Hackethal C., Höpfner T., Dietrich J., Bloch D., Lindtner O., Sarvan I. (2022). Results of the BfR MEAL Study: In Germany, mercury is mostly contained in fish and seafood while cadmium, lead, and nickel are present in a broad spectrum of foods. Food Chemistry: X 14, 100326.',
+           'https://www.bfr.bund.de/en/bfr_meal_study-240435.html', None,
+           note='published by BfR without a stable file address; mirrored copy from github.com/Jonheston/nickelTrack @ d6fc521'),
 )}
 
 # %% ../nbs/01_fetch.ipynb #2419553e
@@ -80,6 +89,9 @@ anses_eat2/Contaminants inorg et mineraux.csv|c4332f7492ccd1446c267be01b18823cb8
 anses_eat2/limites_analytiques.csv|7b317071cda337833b037fe525ee2796c1f76739d1985792feef6667d7060fe6|5419
 fda_tds/fda_tds_fy2018_2020_ingredient_routes.csv|af5932e1ec1533bef907a15f5a35cc0e56bccd268c37867b5aeab7337be5e9d9|13718
 fda_tds/fda_tds_fy2018_2020_summary_by_food_analyte.csv|24e0c55d88c1a6f3dff30189542219583308fafe2ef02ddfc5c973c2907e4cac|517633
+fda_tds/fda_tds_nickel_fy2018_2020_rows.txt|cbc765973b11cef86a6366cc57c050c632c84a1020b9c131b11c88b7fe08c730|46417
+fsanz_afcd/Release 2 - Nutrient file.xlsx|339d0d64991166751ca3b36b1e2eaf5b76ba1af96eda5fff121ab86c83ee3b59|1918324
+bfr_meal/2022-10-27_Occurrence of nickel in prepared foods of BfR MEAL study.xlsx|e2f9e32a1b24b9e01401be82690ed19d0b3253512847116a4804399e4edc2e8b|143340
 health_canada_tds/6.-compositedescription_en_2008-2022tds_fct_cchs2015.csv|c957e3558c12667297c47578c79c9feed5032e2b4e7e6c58606644291ef63ceb|13316
 health_canada_tds/Total Diet Study Radionuclides results 2023.csv|354eb86ab2084283b84e4a18f7dc3f54ed82636f966c11d0b6670763226f771b|525159
 health_canada_tds/template.csv|2b3ca0756c328587f3f4d7dc5540e9723cb70757e6401b6531ebc1d548c11676|834

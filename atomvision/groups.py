@@ -64,7 +64,24 @@ _CIQUAL = {'Viennese pastries': 'sweets_snacks', 'alcoholic beverages': 'beverag
            'seafood, cooked': 'fish_seafood', 'seafood, raw': 'fish_seafood', 'seaweed': 'vegetables', 'sorbet': 'sweets_snacks', 'soups': 'mixed_dishes',
            'spices': 'condiments_spices', 'sugars and honey': 'sweets_snacks', 'sweet biscuits': 'sweets_snacks', 'vegetable oils': 'fats_oils',
            'vegetables': 'vegetables', 'water': 'beverages'}
-GROUP_MAPS = {'usda_fdc_foundation': _USDA, 'usda_sr28': _USDA, 'usda_fdc_api': _USDA, 'fda_tds': _FDA, 'anses_eat2': _INCA2, 'anses_ciqual': _CIQUAL}
+_AFCD = {'Non-alcoholic beverages': 'beverages', 'Cereals and cereal products': 'cereals', 'Cereal based products and dishes': 'cereals',
+         'Fats and oils': 'fats_oils', 'Fish and seafood products and dishes': 'fish_seafood', 'Fruit products and dishes': 'fruit',
+         'Egg products and dishes': 'eggs', 'Meat, poultry and game products and dishes': 'meat', 'Milk products and dishes': 'dairy',
+         'Dairy and meat substitutes': 'legumes_nuts_seeds', 'Soup': 'mixed_dishes', 'Seed and nut products and dishes': 'legumes_nuts_seeds',
+         'Savoury sauces and condiments': 'condiments_spices', 'Vegetable products and dishes': 'vegetables',
+         'Legume and pulse products and dishes': 'legumes_nuts_seeds', 'Snack foods': 'sweets_snacks', 'Sugar products and dishes': 'sweets_snacks',
+         'Confectionery and cereal/nut/fruit/seed bars': 'sweets_snacks', 'Alcoholic beverages': 'beverages', 'Special dietary foods': 'infant_foods',
+         'Miscellaneous': 'condiments_spices', 'Infant formulae and foods': 'infant_foods', 'Reptiles, amphibians and insects': 'meat'}
+_BFR = {'Composite dishes': 'mixed_dishes', 'Vegetables and vegetable products': 'vegetables', 'Meat and meat products': 'meat',
+        'Grains and grain-based products': 'cereals', 'Fruit and fruit products': 'fruit', 'Water and water-based beverages': 'beverages',
+        'Fish, seafood and invertebrates': 'fish_seafood', 'Milk and dairy products': 'dairy', 'Starchy roots or tubers and products thereof': 'vegetables',
+        'Legumes, nuts, oilseeds and spices': 'legumes_nuts_seeds', 'Seasoning, sauces and condiments': 'condiments_spices',
+        'Sugar, confectionery and water-based sweet desserts': 'sweets_snacks', 'Food products for infants and toddlers': 'infant_foods',
+        'Animal and vegetable fats and oils': 'fats_oils', 'Fruit and vegetable juices and nectars': 'beverages',
+        'Coffee, cocoa, tea and infusions': 'beverages', 'Alcoholic beverages': 'beverages', 'Eggs and egg products': 'eggs',
+        'Products for non-standard diets and food imitates': 'infant_foods'}
+GROUP_MAPS = {'usda_fdc_foundation': _USDA, 'usda_sr28': _USDA, 'usda_fdc_api': _USDA, 'fda_tds': _FDA, 'anses_eat2': _INCA2, 'anses_ciqual': _CIQUAL,
+              'fsanz_afcd': _AFCD, 'bfr_meal': _BFR}
 
 # %% ../nbs/05a_groups.ipynb #5bab7270
 _USDA_SOURCES = ('usda_fdc_foundation', 'usda_sr28', 'usda_fdc_api')
@@ -106,6 +123,7 @@ def harmonized_group(source: pd.Series, group: pd.Series, name: pd.Series) -> pd
     # the same kind of food gets the same group from every source: cookies and cakes are sweets, sauces condiments
     usda = source.isin(_USDA_SOURCES)
     out[usda & (group == 'Baked Products') & folded.str.contains(_SWEET_BAKED)] = 'sweets_snacks'
+    out[(source == 'fsanz_afcd') & (group == 'Cereal based products and dishes') & folded.str.contains(_SWEET_BAKED)] = 'sweets_snacks'
     out[usda & (group == 'Soups, Sauces, and Gravies') & folded.str.contains(_SAUCES)] = 'condiments_spices'
     unplaced = out == 'other'
     out[unplaced] = group_by_name(folded[unplaced])

@@ -17,8 +17,9 @@ import pandas as pd
 
 from . import __version__
 from .core import BOUNDS, PANEL, ReadResult, atomic_write, data_dir, is_censored, quarantine_frame
-from .europe import read_ciqual, read_eat2, read_health_canada
-from .fda_tds import read_fda_tds_summary
+from .afcd import read_afcd
+from .europe import read_bfr_meal, read_ciqual, read_eat2, read_health_canada
+from .fda_tds import read_fda_tds_nickel, read_fda_tds_summary
 from .fetch import FILES
 from .groups import FOOD_GROUPS, GROUP_MAPS, COOKING_STATES, cooking_state, harmonized_group
 from .linking import FOOD_WORDS, CONCORDANCE, canonical_keys, link_foods
@@ -33,10 +34,13 @@ __all__ = ['READERS', 'SOURCE_FOLDERS', 'STATISTICS_NOTE', 'read_all', 'source_f
 
 # %% ../nbs/05e_harmonize.ipynb #d9390c14
 READERS = {'usda_fdc_foundation': read_fdc_foundation, 'usda_sr28': read_sr28, 'fda_tds': read_fda_tds_summary,
-           'anses_eat2': read_eat2, 'anses_ciqual': read_ciqual, 'health_canada_tds': read_health_canada}
+           'fda_tds_nickel': read_fda_tds_nickel, 'anses_eat2': read_eat2, 'anses_ciqual': read_ciqual, 'bfr_meal': read_bfr_meal,
+           'fsanz_afcd': read_afcd, 'health_canada_tds': read_health_canada}
 SOURCE_FOLDERS = {'usda_fdc_foundation': ['usda_fdc/FoodData_Central_foundation_food_csv_2024-10-31.zip'],
                   'usda_sr28': ['usda_sr28/', 'usda_fdc/FoodData_Central_sr_legacy_food_csv_2018-04/sr_legacy_food.csv'],
-                  'fda_tds': ['fda_tds/'], 'anses_eat2': ['anses_eat2/'], 'anses_ciqual': ['anses_ciqual/'],
+                  'fda_tds': ['fda_tds/fda_tds_fy2018_2020_summary_by_food_analyte.csv', 'fda_tds/fda_tds_fy2018_2020_ingredient_routes.csv'],
+                  'fda_tds_nickel': ['fda_tds/fda_tds_nickel_fy2018_2020_rows.txt', 'fda_tds/fda_tds_fy2018_2020_ingredient_routes.csv'],
+                  'anses_eat2': ['anses_eat2/'], 'anses_ciqual': ['anses_ciqual/'], 'bfr_meal': ['bfr_meal/'], 'fsanz_afcd': ['fsanz_afcd/'],
                   'health_canada_tds': ['health_canada_tds/Total Diet Study Radionuclides results 2023.csv']}
 
 def read_all(sources: list[str] | None = None, # reader names (default: all)
@@ -169,7 +173,7 @@ def build(bound: str = 'mb', folder: Path | None = None, seed: int = 0, rules: Q
     "Fetch, read, harmonize and export every source; the dataset and the export paths."
     from atomvision.fetch import fetch
     started = time.perf_counter()
-    fetch([s for s in ('usda_fdc', 'usda_sr28', 'fda_tds', 'anses_eat2', 'anses_ciqual', 'health_canada_tds')])
+    fetch([s for s in ('usda_fdc', 'usda_sr28', 'fda_tds', 'anses_eat2', 'anses_ciqual', 'bfr_meal', 'fsanz_afcd', 'health_canada_tds')])
     results = read_all()
     dataset = harmonize(results, rules, seed)
     paths = export(dataset, folder, bound)

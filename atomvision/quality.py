@@ -20,6 +20,7 @@ __all__ = ['PHYSICAL_MAX_MG_KG', 'FLAGS', 'QualityRules', 'apply_rules', 'plausi
 class QualityRules:
     "The quality filter: what a result and a food need to enter the unified table."
     min_elements: int = 3 # a food needs at least this many distinct elements measured
+    single_element_sources: tuple = ('bfr_meal',) # studies of one element by design (BfR MEAL's nickel file): min_elements does not apply
     max_mg_kg: float = 1e6 # nothing can exceed the mass of the food itself
     outlier_z: float = 5.0 # robust z (MAD in log10) beyond which a value is flagged
     outlier_min_log10: float = 1.0 # ... and at least this far from the median (1 = a factor of 10)
@@ -35,7 +36,7 @@ def apply_rules(data: pd.DataFrame, rules: QualityRules) -> tuple[pd.DataFrame, 
     reasons[reasons.isna() & duplicate] = 'duplicate of an SR28 / SR Legacy result already counted'
     ok = reasons.isna()
     elements = data[ok].groupby('food_key').element.nunique()
-    few = data.food_key.map(elements).fillna(0) < rules.min_elements
+    few = (data.food_key.map(elements).fillna(0) < rules.min_elements) & ~data.source.isin(list(rules.single_element_sources))
     reasons[ok & few] = f'food has fewer than {rules.min_elements} elements measured'
     rejected = data[reasons.notna()]
     quarantine = quarantine_frame(dict(source=rejected.source, source_file=rejected.source_file, source_row=rejected.source_row,
