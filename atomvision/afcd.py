@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ReadResult, ReaderError, quarantine_frame, resolve, tidy_frame, unit_factor
+from .core import ReadResult, Reading, ReaderError, check_file, resolve, tidy_frame, unit_factor
 from .fetch import fetch_file
 
 # %% auto #0
@@ -45,12 +45,16 @@ def read_afcd(path: Path | None = None, # the AFCD Release 2 nutrient file (.xls
              ) -> ReadResult:
     "AFCD element contents per food (per 100 g sheet) as tidy means in mg/kg."
     path = Path(path) if path else fetch_file(AFCD)[0]
+    reading = Reading('fsanz_afcd', path)
+    check_file(path, reading)
     try: table = pd.read_excel(path, sheet_name=AFCD_SHEET, dtype=str, engine='calamine', keep_default_na=False, na_values=[''])
-    except Exception as e: raise ReaderError(f'{path.name}: no readable sheet "{AFCD_SHEET}" ({type(e).__name__}: {e})') from e
+    except Exception as e: raise reading.error(f'no readable sheet "{AFCD_SHEET}" ({type(e).__name__}: {e})') from e
     for needed in ('Public Food Key', 'Classification', 'Food Name'):
-        if needed not in table.columns: raise ReaderError(f'{path.name}, sheet {AFCD_SHEET}: missing column {needed!r}; found {list(table.columns)[:5]}')
+        if needed not in table.columns: raise reading.error(f'sheet {AFCD_SHEET}: missing column {needed!r}; found {list(table.columns)[:5]}')
     elements = afcd_element_columns(table.columns)
-    if not elements: raise ReaderError(f'{path.name}, sheet {AFCD_SHEET}: no element columns such as "Calcium (Ca) (mg)" found')
+    if not elements: raise reading.error(f'sheet {AFCD_SHEET}: no element columns such as "Calcium (Ca) (mg)" found')
+    duplicated = table['Public Food Key'].dropna()[table['Public Food Key'].dropna().duplicated()]
+    if len(duplicated): raise reading.error(f'food key {duplicated.iloc[0]!r} appears on more than one row', row=int(duplicated.index[0]) + 2)
     table['source_row'] = np.arange(2, len(table) + 2)
     long = table.melt(id_vars=['source_row', 'Public Food Key', 'Classification', 'Food Name'], value_vars=list(elements),
                       var_name='header', value_name='text')
@@ -59,8 +63,7 @@ def read_afcd(path: Path | None = None, # the AFCD Release 2 nutrient file (.xls
     long, text = long[~missing], text[~missing]
     number = pd.to_numeric(text, errors='coerce')
     bad = number.isna() | (number < 0)
-    q = quarantine_frame(dict(source='fsanz_afcd', source_file=path.name, source_row=long.source_row[bad], field=long.header[bad].str.replace('\n', ' '),
-                              value=text[bad], reason=np.where(number[bad].isna(), 'not a number', 'negative amount')))
+    reading.quarantine(long.source_row[bad], long.header[bad].str.replace('\n', ' '), text[bad], np.where(number[bad].isna(), 'not a number', 'negative amount'))
     long, number, text = long[~bad], number[~bad], text[~bad]
     factor = long.header.map({h: unit_factor(u) for h, (_, u) in elements.items()}).astype('float64')
     zero = number == 0
@@ -72,4 +75,4 @@ def read_afcd(path: Path | None = None, # the AFCD Release 2 nutrient file (.xls
                          'unit_text': long.header.map({h: u for h, (_, u) in elements.items()}),
                          'derivation': np.where(zero, 'reported 0 (analysed)', 'value')})
     tidy = tidy.sort_values(['source_row', 'element'], kind='stable')
-    return ReadResult(tidy_frame(tidy), q, dict(rows_read=len(table), element_columns=len(elements), cells_not_analysed=int(missing.sum())))
+    return reading.result(tidy, rows_read=len(table), element_columns=len(elements), cells_not_analysed=int(missing.sum()))

@@ -5,7 +5,9 @@
 # %% ../nbs/00_core.ipynb #c5ca29c1
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 import os
 import random
 import re
@@ -19,11 +21,12 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['ROLES', 'ELEMENTS', 'ELEMENT_BY_SYMBOL', 'PANEL', 'SPECIES', 'CENSORING', 'CENSORED', 'VALUE_KINDS', 'TIDY_COLUMNS',
-           'QUARANTINE_COLUMNS', 'BOUNDS', 'mirror_dir', 'project_root', 'data_dir', 'atomic_write', 'Element',
-           'Analyte', 'normalize_name', 'UnknownElementError', 'resolve', 'element', 'resolve_column', 'registry_frame',
-           'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'basis_kind', 'ReadResult',
-           'ReaderError', 'require_columns', 'read_delimited', 'keep_known_analytes', 'parse_numbers', 'parse_units',
-           'read_table', 'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
+           'QUARANTINE_COLUMNS', 'MAX_MG_KG', 'BOUNDS', 'mirror_dir', 'project_root', 'data_dir', 'atomic_write',
+           'Element', 'Analyte', 'normalize_name', 'UnknownElementError', 'resolve', 'element', 'resolve_column',
+           'registry_frame', 'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'basis_kind',
+           'ReadResult', 'ReaderError', 'Reading', 'require_columns', 'check_file', 'read_records', 'read_delimited',
+           'unique_lookup', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table', 'censored_interval',
+           'bound_values', 'pick_device', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #8add1e20
 def mirror_dir() -> Path | None:
@@ -347,69 +350,171 @@ class ReadResult:
 class ReaderError(ValueError):
     "A source file that cannot be read as its format: the message names the file, and the row and field where known."
 
+MAX_MG_KG = 1e6 # nothing can hold more than its own mass of an element
+
+class Reading:
+    "The reader contract: one pass over one file, that names source, file, line and field in every error and quarantined row."
+    def __init__(self, source: str, # the source name, e.g. 'usda_sr28'
+                 path: Path | str): # the file read (its name goes into every message)
+        self.source, self.path, self.file = source, Path(path), Path(path).name
+        self.quarantined: list[pd.DataFrame] = []
+        self.counts: dict = {}
+
+    def quarantine(self, rows, field, value, reason, file: str | None = None) -> None:
+        "Keep the rows numbered `rows` (lines of the file) out of the data, with the `field`, the `value` found and the `reason`."
+        rows = pd.Series(rows) if not isinstance(rows, pd.Series) else rows
+        if len(rows) == 0: return
+        self.quarantined.append(quarantine_frame(dict(source=self.source, source_file=file or self.file, source_row=rows.to_numpy(),
+                                                      field=_as_array(field, rows), value=_as_array(value, rows), reason=_as_array(reason, rows))))
+
+    def error(self, message: str, row: int | None = None, field: str | None = None) -> ReaderError:
+        "A `ReaderError` naming the file (and the line and field where given)."
+        where = self.file + (f', line {row}' if row is not None else '') + (f', field {field!r}' if field else '')
+        return ReaderError(f'{where}: {message}')
+
+    def result(self, tidy: pd.DataFrame, **counts) -> ReadResult:
+        "The `ReadResult`: values no food can hold (negative, or above `MAX_MG_KG`) quarantined here, for every reader."
+        tidy = tidy_frame(tidy)
+        negative, absurd = tidy.value_mg_kg < 0, tidy.value_mg_kg > MAX_MG_KG
+        for mask, reason in ((negative, 'negative concentration'), (absurd, f'above {MAX_MG_KG:,.0f} mg/kg (more than the food itself)')):
+            if mask.any(): self.quarantine(tidy.source_row[mask], 'value_mg_kg', tidy.value_text[mask], reason, file=None)
+        tidy = tidy[~(negative | absurd)].reset_index(drop=True)
+        q = pd.concat(self.quarantined, ignore_index=True) if self.quarantined else None
+        return ReadResult(tidy, quarantine_frame(q), {**self.counts, **counts})
+
+def _as_array(value, rows: pd.Series):
+    if isinstance(value, pd.Series): return value.to_numpy()
+    if isinstance(value, (list, np.ndarray)): return np.asarray(value, dtype=object)
+    return np.full(len(rows), value, dtype=object)
+
 def require_columns(frame: pd.DataFrame, columns, where: str) -> None:
     "Raise `ReaderError` naming `where` when `frame` lacks any of `columns`."
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        found = list(frame.columns)[:8]
-        raise ReaderError(f'{where}: missing column(s) {missing}; found {found}'
-                          + (' (one column only: wrong delimiter?)' if len(frame.columns) == 1 else ''))
+        found = [c for c in frame.columns if c != 'source_row']
+        raise ReaderError(f'{where}: missing column(s) {missing}; found {found[:8]}'
+                          + (' (one column only: wrong delimiter?)' if len(found) == 1 else ''))
 
 # %% ../nbs/00_core.ipynb #32bff69d
+def check_file(path: Path, reading: Reading) -> Path:
+    "`path` when it is a readable, non-empty file; otherwise a `ReaderError` naming it."
+    path = Path(path)
+    if path.is_dir(): raise reading.error('is a directory, not a file')
+    if not path.exists(): raise reading.error(f'no such file ({path})')
+    if path.stat().st_size == 0: raise reading.error('empty file (0 bytes)')
+    return path
+
+def read_records(path: Path, # a delimited text file
+                 reading: Reading, # the reader's contract: where errors and quarantined lines go
+                 sep: str = ',', quotechar: str = '"', encoding: str = 'utf-8',
+                 names: list | None = None, # field names when the file has no header line
+                 final_newline: bool = True, # the source's files end with a line end (a missing one means a cut file)
+                 expected_size: int | None = None, # the registered size of this file, when it is a registered one
+                ) -> pd.DataFrame:
+    "Every record with the right number of fields, as text, with its line number in `source_row`; the others quarantined."
+    path = check_file(path, reading)
+    if expected_size and path.stat().st_size < expected_size:
+        raise reading.error(f'{path.stat().st_size:,} bytes, shorter than the registered release ({expected_size:,} bytes): the file is cut off')
+    raw = path.read_bytes()
+    try: text = raw.decode(encoding)
+    except UnicodeDecodeError as e: raise reading.error(f'not {encoding.upper()} text ({e})') from e
+    if encoding.lower().replace('-', '') in ('latin1', 'iso88591') and not raw.isascii():
+        try: raw.decode('utf-8'); raise reading.error('is UTF-8 text, but this source is Latin-1: it was re-saved with another encoding')
+        except UnicodeDecodeError: pass
+    records = csv.reader(io.StringIO(text, newline=''), delimiter=sep, quotechar=quotechar)
+    header, lines, kinds, bad = names, [], [], []
+    try:
+        for record in records:
+            if not record or record == ['']: continue
+            if header is None: header = record; continue
+            width = len(record)
+            lines.append(records.line_num)
+            kinds.append(0 if width == len(header) else (1 if width < len(header) else 2))
+            if width != len(header): bad.append((records.line_num, sep.join(record)[:200], f'{width} fields where the header has {len(header)}: a cut or damaged line'))
+    except csv.Error as e: raise reading.error(f'cannot be parsed as delimited text ({e})', row=records.line_num) from e
+    if header is None: raise reading.error('no header line')
+    if kinds and sum(k != 0 for k in kinds) > len(kinds) / 2:
+        raise reading.error(f'{sum(k != 0 for k in kinds):,} of {len(kinds):,} lines do not have the {len(header)} fields of the header '
+                            f"({sep.join(header[:4])}...): wrong delimiter, or not this source's file?")
+    cut = final_newline and kinds and not text.endswith(('\n', '\r'))
+    if cut and kinds[-1] == 0:
+        kinds[-1] = 3
+        bad.append((lines[-1], text.splitlines()[-1][:200], 'no line end after the last line: the file is cut off, and this line may be too'))
+    frame = pd.read_csv(io.StringIO(text), sep=sep, quotechar=quotechar, header=None if names else 0, names=names, dtype=str,
+                        keep_default_na=False, na_values=[''], on_bad_lines='skip', engine='c', skip_blank_lines=True)
+    kept = np.array([k != 2 for k in kinds], dtype=bool)
+    if len(frame) != int(kept.sum()): raise reading.error(f'{len(frame):,} rows parsed where {int(kept.sum()):,} were expected: cannot match rows to lines')
+    frame.columns = [str(c).strip() for c in frame.columns]
+    good = np.array([k == 0 for k in kinds], dtype=bool)
+    frame = frame[good[kept]].copy()
+    frame['source_row'] = np.asarray(lines, dtype=np.int64)[good]
+    if bad:
+        rows, values, reasons = zip(*bad)
+        reading.quarantine(list(rows), 'line', list(values), list(reasons))
+    reading.counts['rows_read'] = len(kinds)
+    return frame.reset_index(drop=True)
+
 def read_delimited(path: Path, # a delimited text file
                    sep: str = ',', **kw) -> pd.DataFrame:
-    "A CSV as text columns, with a clear error for a file that is not UTF-8."
+    "A small lookup table as text columns, with a clear error for a file that is not UTF-8 or not delimited text."
+    reading = Reading('lookup', path)
+    check_file(path, reading)
     try: return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[''], encoding='utf-8', **kw)
-    except UnicodeDecodeError as e: raise ReaderError(f'{Path(path).name}: not UTF-8 text ({e})') from e
-    except pd.errors.ParserError as e: raise ReaderError(f'{Path(path).name}: cannot be parsed as delimited text ({e})') from e
+    except UnicodeDecodeError as e: raise reading.error(f'not UTF-8 text ({e})') from e
+    except pd.errors.ParserError as e: raise reading.error(f'cannot be parsed as delimited text ({e})') from e
 
-def keep_known_analytes(frame: pd.DataFrame, column: str, source: str, source_file: str, quarantined: list) -> pd.DataFrame:
+def unique_lookup(frame: pd.DataFrame, key: str, value: str, where: str) -> pd.Series:
+    "`frame[value]` indexed by `frame[key]`; a key listed twice with different values is a `ReaderError` naming `where` and the lines."
+    pairs = frame.dropna(subset=[key]).drop_duplicates([key, value])
+    twice = pairs[pairs.duplicated(key, keep=False)]
+    if len(twice):
+        first = twice.iloc[0]
+        lines = twice[twice[key] == first[key]].source_row.tolist() if 'source_row' in twice else []
+        raise ReaderError(f'{where}: {key} {first[key]!r} is listed more than once with different {value}' + (f' (lines {lines})' if lines else ''))
+    return pairs.drop_duplicates(key).set_index(key)[value]
+
+def keep_known_analytes(frame: pd.DataFrame, column: str, reading: Reading) -> pd.DataFrame:
     "Rows whose analyte resolves, with `element`/`species`; the others quarantined."
     known = {}
     for name in frame[column].dropna().unique():
         try: known[name] = resolve(name)
         except KeyError: pass
     ok = frame[column].isin(list(known))
-    if (~ok).any():
-        quarantined.append(quarantine_frame(dict(source=source, source_file=source_file, source_row=frame.source_row[~ok],
-                                                 field=column, value=frame[column][~ok], reason='analyte is not a known element')))
-    frame = frame[ok].copy()
+    reading.quarantine(frame.source_row[~ok], column, frame[column][~ok], 'analyte is not a known element')
+    frame = frame[ok.to_numpy()].copy()
     frame['element'] = frame[column].map({n: a.symbol for n, a in known.items()})
     frame['species'] = frame[column].map({n: a.species for n, a in known.items()})
     return frame
 
-def parse_numbers(frame: pd.DataFrame, columns: list[str], source: str, source_file: str, quarantined: list) -> tuple[pd.DataFrame, dict]:
+def parse_numbers(frame: pd.DataFrame, columns: list[str], reading: Reading) -> tuple[pd.DataFrame, dict]:
     "Parse `columns` as numbers; rows where any is text that is not a number are quarantined (row and field named)."
     parsed, bad_any = {}, pd.Series(False, index=frame.index)
     for column in columns:
-        parsed[column] = pd.to_numeric(frame[column], errors='coerce')
+        parsed[column] = pd.to_numeric(frame[column].astype('string').str.strip(), errors='coerce').astype('float64')
         bad = parsed[column].isna() & frame[column].notna()
-        if bad.any():
-            quarantined.append(quarantine_frame(dict(source=source, source_file=source_file, source_row=frame.source_row[bad & ~bad_any],
-                                                     field=column, value=frame[column][bad & ~bad_any], reason=f'{column} is not a number')))
+        reading.quarantine(frame.source_row[bad & ~bad_any], column, frame[column][bad & ~bad_any], f'{column} is not a number')
         bad_any |= bad
-    return frame[~bad_any], {c: v[~bad_any] for c, v in parsed.items()}
+    keep = ~bad_any.to_numpy()
+    return frame[keep], {c: v[keep] for c, v in parsed.items()}
 
-def parse_units(frame: pd.DataFrame, column: str, source: str, source_file: str, quarantined: list) -> tuple[pd.DataFrame, pd.Series]:
+def parse_units(frame: pd.DataFrame, column: str, reading: Reading) -> tuple[pd.DataFrame, pd.Series]:
     "Factor to mg/kg per row; rows with a unit that is not a mass concentration are quarantined."
     factors = {}
     for unit in frame[column].dropna().unique():
         try: factors[unit] = unit_factor(unit)
         except ValueError as e: factors[unit] = str(e)
-    bad = frame[column].map(lambda u: isinstance(factors.get(u), str) or u not in factors)
-    if bad.any():
-        quarantined.append(quarantine_frame(dict(source=source, source_file=source_file, source_row=frame.source_row[bad], field=column,
-                                                 value=frame[column][bad], reason=frame[column][bad].map(lambda u: factors.get(u, 'no unit')))))
-    frame = frame[~bad.astype(bool).to_numpy()]
+    bad = frame[column].map(lambda u: isinstance(factors.get(u), str) or u not in factors).astype(bool)
+    reading.quarantine(frame.source_row[bad], column, frame[column][bad], frame[column][bad].map(lambda u: factors.get(u, 'no unit')))
+    frame = frame[~bad.to_numpy()]
     return frame, frame[column].map(factors).astype('float64')
 
 def read_table(path: Path, # a delimited text file with a header line
                columns: list, # columns the reader needs
-               sep: str = ',') -> pd.DataFrame:
-    "A source table as text columns, checked for `columns`, with `source_row` (line number; the header is line 1)."
-    frame = read_delimited(path, sep=sep)
-    require_columns(frame, columns, Path(path).name)
-    frame['source_row'] = np.arange(2, len(frame) + 2)
+               reading: Reading, # the reader's contract
+               sep: str = ',', **kw) -> pd.DataFrame:
+    "A source table as text columns, checked for shape and `columns`, with `source_row` (line number; the header is line 1)."
+    frame = read_records(path, reading, sep=sep, **kw)
+    require_columns(frame, columns, reading.file)
     return frame
 
 # %% ../nbs/00_core.ipynb #97fdb63f

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import (ReadResult, ReaderError, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
-                             read_delimited, read_table, require_columns, resolve, tidy_frame, unit_factor)
-from .fetch import fetch_file
+from .core import (ReadResult, Reading, ReaderError, check_file, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
+                             read_delimited, read_table, require_columns, resolve, tidy_frame, unique_lookup, unit_factor)
+from .fetch import fetch_file, registered_size
 
 # %% auto #0
 __all__ = ['EAT2_RESULTS', 'EAT2_LIMITS', 'EAT2_COLUMNS', 'BASIS_TDS_FR', 'CIQUAL', 'BFR_MEAL', 'BFR_COLUMNS', 'BFR_PREPARATION',
@@ -30,15 +30,19 @@ BASIS_TDS_FR = 'as consumed (prepared EAT2 food)'
 def read_eat2_limits(path: Path | None = None) -> pd.DataFrame:
     "LOD and LOQ in mg/kg per element symbol, from EAT2's table of analytical limits."
     path = Path(path) if path else fetch_file(EAT2_LIMITS)[0]
-    limits = read_delimited(path)
-    require_columns(limits, ['Abréviation', 'Limite de détection', 'Limite de quantification', 'Unité'], path.name)
+    limits = read_table(path, ['Abréviation', 'Limite de détection', 'Limite de quantification', 'Unité'], Reading('anses_eat2', path))
     limits = limits.dropna(subset=['Limite de détection', 'Unité'])
     rows = {}
     for _, row in limits.iterrows():
         try: symbol = resolve(row['Abréviation'].strip())
         except KeyError: continue # not an element (acrylamide, PAHs...)
-        factor = unit_factor(row['Unité'])
-        rows[symbol.symbol] = dict(lod_mg_kg=float(row['Limite de détection']) * factor, loq_mg_kg=float(row['Limite de quantification']) * factor)
+        try:
+            factor = unit_factor(row['Unité'])
+            lod, loq = float(row['Limite de détection']) * factor, float(row['Limite de quantification']) * factor
+        except (TypeError, ValueError) as e: raise ReaderError(f"{path.name}, line {row['source_row']}: limits of {row['Abréviation']} cannot be read ({e})") from e
+        if symbol.symbol in rows and rows[symbol.symbol] != dict(lod_mg_kg=lod, loq_mg_kg=loq):
+            raise ReaderError(f"{path.name}, line {row['source_row']}: {symbol.symbol} is listed twice with different limits")
+        rows[symbol.symbol] = dict(lod_mg_kg=lod, loq_mg_kg=loq)
     return pd.DataFrame.from_dict(rows, orient='index')
 
 # %% ../nbs/04_europe.ipynb #875176a8
@@ -47,21 +51,19 @@ def read_eat2(path: Path | None = None, # the EAT2 results CSV; default: fetched
              ) -> ReadResult:
     "EAT2 sample-level element results, censored results carrying their LOD/LOQ."
     path = Path(path) if path else fetch_file(EAT2_RESULTS)[0]
-    frame = read_table(path, EAT2_COLUMNS)
+    reading = Reading('anses_eat2', path)
+    frame = read_table(path, EAT2_COLUMNS, reading, expected_size=registered_size(path))
     lim = read_eat2_limits(limits)
-    q = []
     reported = frame['Contamination rapportée'].str.strip()
     nr = reported.str.upper().isin(['NR']) | reported.isna()
-    if nr.any():
-        q.append(quarantine_frame(dict(source='anses_eat2', source_file=path.name, source_row=frame.source_row[nr],
-                                       field='Contamination rapportée', value=reported[nr], reason='NR: not reported')))
+    reading.quarantine(frame.source_row[nr], 'Contamination rapportée', reported[nr], 'NR: not reported')
     frame, reported = frame[~nr], reported[~nr].str.upper()
-    frame = keep_known_analytes(frame, 'Substance', 'anses_eat2', path.name, q)
-    frame, factor = parse_units(frame, 'Unité', 'anses_eat2', path.name, q)
+    frame = keep_known_analytes(frame, 'Substance', reading)
+    frame, factor = parse_units(frame, 'Unité', reading)
     reported = reported[frame.index]
     nd, nq = reported == 'ND', reported == 'NQ'
     numbers = frame[~(nd | nq)]
-    numbers, num = parse_numbers(numbers, ['Contamination rapportée'], 'anses_eat2', path.name, q)
+    numbers, num = parse_numbers(numbers, ['Contamination rapportée'], reading)
     keep = nd | nq
     keep[numbers.index] = True
     frame, factor, nd, nq = frame[keep], factor[keep], nd[keep], nq[keep]
@@ -76,7 +78,7 @@ def read_eat2(path: Path | None = None, # the EAT2 results CSV; default: fetched
                          'lod_mg_kg': frame.element.map(lim.lod_mg_kg), 'loq_mg_kg': frame.element.map(lim.loq_mg_kg),
                          'value_kind': 'sample', 'basis': BASIS_TDS_FR, 'n': 1,
                          'value_text': frame['Contamination rapportée'], 'unit_text': frame['Unité']})
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None), dict(rows_read=len(frame) + int(nr.sum())))
+    return reading.result(tidy)
 
 # %% ../nbs/04_europe.ipynb #b9b740aa
 CIQUAL = 'anses_ciqual/Table Ciqual 2020_ENG_2020 07 07.xls'
@@ -87,7 +89,13 @@ def ciqual_element_columns(columns) -> dict[str, tuple[str, str]]:
     found = {}
     for column in columns:
         unit = _HEADER_UNIT.search(str(column))
-        if not unit: continue
+        if not unit:
+            volume = re.search(r'\(([^()]*/\s*100\s*m[lL])\)\s*$', str(column))
+            if volume:
+                try: resolve(column[:volume.start()])
+                except KeyError: continue
+                raise ReaderError(f'column {column!r}: an element per volume ({volume.group(1)}) cannot become mg/kg without a density')
+            continue
         try: analyte = resolve(column)
         except KeyError: continue
         if analyte.species is None: found[column] = (analyte.symbol, unit.group(1).replace(' ', ''))
@@ -97,11 +105,14 @@ def read_ciqual(path: Path | None = None, # the Ciqual 2020 .xls; default: fetch
                ) -> ReadResult:
     "Ciqual element contents per food, as tidy means in mg/kg."
     path = Path(path) if path else fetch_file(CIQUAL)[0]
-    try: table = pd.read_excel(path, dtype=str, engine='calamine')
+    reading = Reading('anses_ciqual', path)
+    check_file(path, reading)
+    try: table = pd.read_excel(path, dtype=str, engine='calamine', keep_default_na=False, na_values=[''])
     except Exception as e: raise ReaderError(f'{path.name}: not a readable Excel (.xls) workbook ({type(e).__name__}: {e})') from e
     require_columns(table, ['alim_code', 'alim_nom_eng', 'alim_grp_nom_eng', 'alim_ssgrp_nom_eng'], path.name)
     table['group'] = table.alim_ssgrp_nom_eng.fillna(table.alim_grp_nom_eng) # the subgroup: 'fruits', not 'fruits, vegetables, legumes and nuts'
-    elements = ciqual_element_columns(table.columns)
+    try: elements = ciqual_element_columns(table.columns)
+    except ReaderError as e: raise reading.error(str(e)) from e
     if not elements: raise ReaderError(f'{path.name}: no element columns such as "Calcium (mg/100g)" found')
     table['source_row'] = np.arange(2, len(table) + 2)
     long = table.melt(id_vars=['source_row', 'alim_code', 'alim_nom_eng', 'group'], value_vars=list(elements),
@@ -115,8 +126,7 @@ def read_ciqual(path: Path | None = None, # the Ciqual 2020 .xls; default: fetch
     number = pd.to_numeric(text.where(~is_trace & below.isna()).str.replace(',', '.', regex=False), errors='coerce')
     limit = pd.to_numeric(below.str.replace(',', '.', regex=False), errors='coerce')
     bad = ~is_trace & below.isna() & number.isna()
-    q = quarantine_frame(dict(source='anses_ciqual', source_file=path.name, source_row=long.source_row[bad], field=long.header[bad],
-                              value=text[bad], reason='not a number, "-", "< x" or "traces"'))
+    reading.quarantine(long.source_row[bad], long.header[bad], text[bad], 'not a number, "-", "< x" or "traces"')
     ok = ~bad
     long, number, limit, is_trace, text = long[ok], number[ok], limit[ok], is_trace[ok], text[ok]
     factor = long.header.map({h: unit_factor(u) for h, (_, u) in elements.items()}).astype('float64')
@@ -131,7 +141,7 @@ def read_ciqual(path: Path | None = None, # the Ciqual 2020 .xls; default: fetch
                          'value_kind': 'mean', 'basis': 'fresh weight, edible portion (per 100 g)', 'value_text': text,
                          'unit_text': long.header.map({h: u for h, (_, u) in elements.items()}), 'derivation': derivation})
     tidy = tidy.sort_values(['source_row', 'element'], kind='stable')
-    return ReadResult(tidy_frame(tidy), q, dict(rows_read=len(table), element_columns=len(elements), cells_not_measured=int(missing.sum())))
+    return reading.result(tidy, rows_read=len(table), element_columns=len(elements), cells_not_measured=int(missing.sum()))
 
 # %% ../nbs/04_europe.ipynb #f10f1510
 BFR_MEAL = 'bfr_meal/2022-10-27_Occurrence of nickel in prepared foods of BfR MEAL study.xlsx'
@@ -147,6 +157,8 @@ def read_bfr_meal(path: Path | None = None, # the BfR MEAL nickel workbook; defa
                  ) -> ReadResult:
     "BfR MEAL food-pool results (sheet `Nickel`) as tidy means over pooled samples, with the published bounds."
     path = Path(path) if path else fetch_file(BFR_MEAL)[0]
+    reading = Reading('bfr_meal', path)
+    check_file(path, reading)
     try: sheet = pd.read_excel(path, sheet_name='Nickel', dtype=str, engine='calamine', keep_default_na=False, na_values=[''])
     except Exception as e: raise ReaderError(f'{path.name}: no readable sheet "Nickel" ({type(e).__name__}: {e})') from e
     sheet.columns = [str(c).strip(' ') for c in sheet.columns]
@@ -155,19 +167,16 @@ def read_bfr_meal(path: Path | None = None, # the BfR MEAL nickel workbook; defa
     frame['source_row'] = np.arange(2, len(frame) + 2)
     footnote = frame.drop(columns=['group', 'source_row']).isna().all(axis=1) # text in the first column only
     frame = frame[~footnote]
-    q = []
-    frame = keep_known_analytes(frame, 'substance', 'bfr_meal', path.name, q)
-    frame, factor = parse_units(frame, 'unit', 'bfr_meal', path.name, q)
+    frame = keep_known_analytes(frame, 'substance', reading)
+    frame, factor = parse_units(frame, 'unit', reading)
     numbers = ['year', 'lod', 'loq', 'mlb', 'ub', 'n_lod', 'n_loq', 'n_res']
-    frame, num = parse_numbers(frame, numbers, 'bfr_meal', path.name, q)
+    frame, num = parse_numbers(frame, numbers, reading)
     factor = factor[frame.index]
     missing = pd.concat({c: num[c].isna() for c in ('mlb', 'ub', 'n_lod', 'n_loq', 'n_res')}, axis=1)
     inconsistent = (num['mlb'] > num['ub']) | ((num['n_lod'] + num['n_loq'] == 0) & (num['mlb'] != num['ub']))
     bad = missing.any(axis=1) | inconsistent
-    if bad.any():
-        reason = np.where(missing.any(axis=1), 'a result, its bounds or its pooled-sample counts are missing', 'mLB above UB, or bounds differ with no censored pooled sample')
-        q.append(quarantine_frame(dict(source='bfr_meal', source_file=path.name, source_row=frame.source_row[bad], field='1Result mLB',
-                                       value=frame.mlb[bad], reason=reason[bad.to_numpy()])))
+    reason = np.where(missing.any(axis=1), 'a result, its bounds or its pooled-sample counts are missing', 'mLB above UB, or bounds differ with no censored pooled sample')
+    reading.quarantine(frame.source_row[bad], '1Result mLB', frame.mlb[bad], reason[bad.to_numpy()])
     frame, num, factor = frame[~bad], {k: v[~bad] for k, v in num.items()}, factor[~bad]
     n_lod, n_loq, n_res = num['n_lod'], num['n_loq'], num['n_res']
     state = np.select([(n_lod + n_loq) == 0, (n_res == 0) & (n_loq == 0), (n_res == 0) & (n_lod == 0)],
@@ -183,8 +192,7 @@ def read_bfr_meal(path: Path | None = None, # the BfR MEAL nickel workbook; defa
                          'value_text': frame.mlb + ' / ' + frame.ub, 'unit_text': frame.unit,
                          'derivation': 'pooled samples: ' + n_lod.astype(int).astype(str) + ' <LOD, ' + n_loq.astype(int).astype(str) + ' <LOQ, '
                                        + n_res.astype(int).astype(str) + ' with result; ' + frame.preparation.map(BFR_PREPARATION).fillna('preparation not given')})
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None),
-                      dict(rows_read=len(sheet), footnote_rows=int(footnote.sum())))
+    return reading.result(tidy, rows_read=int((~footnote).sum()), footnote_rows=int(footnote.sum()))
 
 # %% ../nbs/04_europe.ipynb #7e744818
 SSD2_COLUMNS = ['sampCountry', 'prodCode', 'paramCode', 'resUnit', 'resVal', 'resLOD', 'resLOQ', 'resType']
@@ -195,23 +203,21 @@ def read_ssd2(path: Path, # an SSD2 occurrence file (CSV)
              ) -> ReadResult:
     "EFSA SSD2 element occurrence results as tidy sample results."
     path = Path(path)
-    frame = read_table(path, SSD2_COLUMNS, sep=sep)
-    q = []
+    reading = Reading('efsa_ssd2', path)
+    frame = read_table(path, SSD2_COLUMNS, reading, sep=sep)
     kind = frame.resType.str.strip().str.upper()
     known_kind = kind.isin(['VAL', 'LOD', 'LOQ'])
-    if (~known_kind).any():
-        q.append(quarantine_frame(dict(source='efsa_ssd2', source_file=path.name, source_row=frame.source_row[~known_kind], field='resType',
-                                       value=frame.resType[~known_kind],
-                                       reason=kind[~known_kind].map(lambda k: 'BIN: presence/absence result, no concentration' if k == 'BIN' else 'unknown resType'))))
+    reading.quarantine(frame.source_row[~known_kind], 'resType', frame.resType[~known_kind],
+                       kind[~known_kind].map(lambda k: 'BIN: presence/absence result, no concentration' if k == 'BIN' else 'unknown resType'))
     frame, kind = frame[known_kind].copy(), kind[known_kind]
     frame['analyte'] = frame['paramText'] if 'paramText' in frame else frame.paramCode
     frame['analyte'] = frame.analyte.fillna(frame.paramCode)
-    frame = keep_known_analytes(frame, 'analyte', 'efsa_ssd2', path.name, q)
+    frame = keep_known_analytes(frame, 'analyte', reading)
     frame['unit'] = frame.resUnit.str.strip().replace(SSD2_UNIT_CODES)
-    frame, factor = parse_units(frame, 'unit', 'efsa_ssd2', path.name, q)
-    frame, num = parse_numbers(frame, ['resVal', 'resLOD', 'resLOQ'], 'efsa_ssd2', path.name, q)
+    frame, factor = parse_units(frame, 'unit', reading)
+    frame, num = parse_numbers(frame, ['resVal', 'resLOD', 'resLOQ'] + (['sampY'] if 'sampY' in frame else []), reading)
     kind, factor = kind[frame.index], factor[frame.index]
-    year = pd.to_numeric(frame['sampY'], errors='coerce') if 'sampY' in frame else np.nan
+    year = num['sampY'] if 'sampY' in num else np.nan
     sample = frame['labSampCode'] if 'labSampCode' in frame else frame.source_row.astype(str)
     tidy = pd.DataFrame({'source': 'efsa_ssd2', 'source_file': path.name, 'source_row': frame.source_row, 'food_id': frame.prodCode,
                          'food_name': frame['prodText'] if 'prodText' in frame else frame.prodCode,
@@ -220,7 +226,7 @@ def read_ssd2(path: Path, # an SSD2 occurrence file (CSV)
                          'censoring': kind.map({'VAL': 'detected', 'LOD': 'below_lod', 'LOQ': 'below_loq'}),
                          'lod_mg_kg': num['resLOD'] * factor, 'loq_mg_kg': num['resLOQ'] * factor, 'value_kind': 'sample',
                          'basis': 'as reported (SSD2)', 'n': 1, 'value_text': frame.resVal, 'unit_text': frame.resUnit})
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None), dict(rows_read=len(kind) + int((~known_kind).sum())))
+    return reading.result(tidy)
 
 # %% ../nbs/04_europe.ipynb #21019127
 HC_COLUMNS = ['Food Name', 'Sample Code', 'Food Group', 'Sample Collection Date', 'Result Operator', 'Result Value',
@@ -231,11 +237,11 @@ def read_health_canada(path: Path | None = None, # a Health Canada TDS results e
                       ) -> ReadResult:
     "Health Canada TDS results (export layout) as tidy sample results; other units are quarantined."
     path = Path(path) if path else fetch_file(HC_RADIONUCLIDES)[0]
-    frame = read_table(path, HC_COLUMNS)
-    q = []
-    frame, factor = parse_units(frame, 'Units of measurement', 'health_canada_tds', path.name, q)
-    frame = keep_known_analytes(frame, 'Analyte Name', 'health_canada_tds', path.name, q)
-    frame, num = parse_numbers(frame, ['Result Value', 'LOD', 'LOQ', 'MDL'], 'health_canada_tds', path.name, q)
+    reading = Reading('health_canada_tds', path)
+    frame = read_table(path, HC_COLUMNS, reading, final_newline=False) # Health Canada's exports end without a line end
+    frame, factor = parse_units(frame, 'Units of measurement', reading)
+    frame = keep_known_analytes(frame, 'Analyte Name', reading)
+    frame, num = parse_numbers(frame, ['Result Value', 'LOD', 'LOQ', 'MDL'], reading)
     factor = factor[frame.index]
     censored = frame['Result Operator'].fillna('=').str.strip().str.startswith('<')
     lod = num['LOD'].fillna(num['MDL'])
@@ -246,4 +252,4 @@ def read_health_canada(path: Path | None = None, # a Health Canada TDS results e
                          'value_mg_kg': (num['Result Value'] * factor).where(~censored), 'censoring': np.where(censored, 'below_lod', 'detected'),
                          'lod_mg_kg': lod * factor, 'loq_mg_kg': num['LOQ'] * factor, 'value_kind': 'sample', 'basis': frame['Basis for Result'],
                          'n': 1, 'value_text': frame['Result Value'], 'unit_text': frame['Units of measurement']})
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None), dict(rows_read=len(frame) + sum(len(x) for x in q)))
+    return reading.result(tidy)

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import (ReadResult, ReaderError, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
-                             read_delimited, read_table, require_columns, tidy_frame, unit_factor)
-from .fetch import fetch_file
+from .core import (ReadResult, Reading, ReaderError, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
+                             check_file, read_delimited, read_records, read_table, require_columns, tidy_frame, unique_lookup, unit_factor)
+from .fetch import fetch_file, registered_size
 
 # %% auto #0
-__all__ = ['BASIS_TDS', 'SUMMARY', 'FOOD_LIST', 'FDA_ROWS_COLUMNS', 'NICKEL_ROWS', 'FDA_LEGACY_COLUMNS', 'read_fda_tds_summary',
-           'read_fda_tds_rows', 'read_fda_tds_nickel', 'read_fda_tds_legacy']
+__all__ = ['BASIS_TDS', 'SUMMARY', 'FOOD_LIST', 'FDA_ROWS_COLUMNS', 'NICKEL_ROWS', 'FDA_LEGACY_COLUMNS', 'tds_food_groups',
+           'read_fda_tds_summary', 'read_fda_tds_rows', 'read_fda_tds_nickel', 'read_fda_tds_legacy']
 
 # %% ../nbs/03_fda_tds.ipynb #1452bc39
 BASIS_TDS = 'as consumed (prepared TDS food)'
@@ -26,6 +26,13 @@ SUMMARY = 'fda_tds/fda_tds_fy2018_2020_summary_by_food_analyte.csv'
 FOOD_LIST = 'fda_tds/fda_tds_fy2018_2020_ingredient_routes.csv'
 
 # %% ../nbs/03_fda_tds.ipynb #ae3cc7c5
+def tds_food_groups(food_list: Path, # the TDS food list (number, description, category)
+                   ) -> pd.Series:
+    "The category of each TDS food number; a number listed twice with different categories is an error."
+    reading = Reading('fda_tds', food_list)
+    frame = read_table(food_list, ['tds_food_number', 'category'], reading)
+    return unique_lookup(frame, 'tds_food_number', 'category', reading.file)
+
 def read_fda_tds_summary(path: Path | None = None, # the summary CSV; default: fetched
                          food_list: Path | None = None, # the TDS food list with categories; default: fetched
                         ) -> ReadResult:
@@ -35,18 +42,16 @@ def read_fda_tds_summary(path: Path | None = None, # the summary CSV; default: f
     needed = ['tds_food_number', 'tds_food_description', 'analyte', 'units_original', 'normalized_unit', 'n', 'reported_zero_n',
               'min_ppb_equivalent', 'p50_ppb_equivalent', 'max_ppb_equivalent', 'reporting_limit_min_ppb_equivalent',
               'reporting_limit_max_ppb_equivalent']
-    frame = read_table(path, needed)
-    quarantined = []
+    reading = Reading('fda_tds', path)
+    frame = read_table(path, needed, reading, expected_size=registered_size(path))
     other_unit = frame.normalized_unit != 'ppb_equivalent'
-    if other_unit.any():
-        quarantined.append(quarantine_frame(dict(source='fda_tds', source_file=path.name, source_row=frame.source_row[other_unit],
-                                                 field='normalized_unit', value=frame.normalized_unit[other_unit], reason='unit is not ppb_equivalent')))
-    frame = keep_known_analytes(frame[~other_unit], 'analyte', 'fda_tds', path.name, quarantined)
+    reading.quarantine(frame.source_row[other_unit], 'normalized_unit', frame.normalized_unit[other_unit], 'unit is not ppb_equivalent')
+    frame = keep_known_analytes(frame[~other_unit], 'analyte', reading)
     stats = ['n', 'reported_zero_n', 'min_ppb_equivalent', 'p50_ppb_equivalent', 'max_ppb_equivalent', 'reporting_limit_max_ppb_equivalent']
-    frame, num = parse_numbers(frame, stats, 'fda_tds', path.name, quarantined)
+    frame, num = parse_numbers(frame, stats, reading)
     to_mg_kg = unit_factor('ppb')
     median_censored = num['p50_ppb_equivalent'] == 0
-    groups = read_delimited(food_list).set_index('tds_food_number').category
+    groups = tds_food_groups(food_list)
     tidy = pd.DataFrame({
         'source': 'fda_tds', 'source_file': path.name, 'source_row': frame.source_row, 'food_id': frame.tds_food_number,
         'food_name': frame.tds_food_description, 'food_group': frame.tds_food_number.map(groups), 'country': 'US',
@@ -59,18 +64,19 @@ def read_fda_tds_summary(path: Path | None = None, # the summary CSV; default: f
         'median_mg_kg': (num['p50_ppb_equivalent'] * to_mg_kg).where(~median_censored),
         'max_mg_kg': (num['max_ppb_equivalent'] * to_mg_kg).where(num['max_ppb_equivalent'] > 0),
         'value_text': frame.p50_ppb_equivalent, 'unit_text': frame.units_original + ' (as ppb-equivalent)'})
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(quarantined) if quarantined else None), dict(rows_read=len(frame)))
+    return reading.result(tidy)
 
 # %% ../nbs/03_fda_tds.ipynb #0f29d014
 FDA_ROWS_COLUMNS = ['FiscalYear', 'CalendarYear', 'Collection', 'TDSFoodNumber', 'TDSFoodDescription', 'Season',
                     'TDSFoodListType', 'Region', 'Analyte', 'Units', 'Concentration', 'ReportingLimit']
 
 def _rows_to_tidy(frame: pd.DataFrame, # text columns FDA_ROWS_COLUMNS plus source_row
-                  file_name: str, q: list) -> pd.DataFrame:
-    "Tidy sample results from rows in the FY2018+ layout; bad rows go to `q`."
-    frame = keep_known_analytes(frame, 'Analyte', 'fda_tds', file_name, q)
-    frame, factor = parse_units(frame, 'Units', 'fda_tds', file_name, q)
-    frame, num = parse_numbers(frame, ['Concentration', 'ReportingLimit', 'CalendarYear'], 'fda_tds', file_name, q)
+                  reading: Reading) -> pd.DataFrame:
+    "Tidy sample results from rows in the FY2018+ layout; bad rows are quarantined."
+    file_name = reading.file
+    frame = keep_known_analytes(frame, 'Analyte', reading)
+    frame, factor = parse_units(frame, 'Units', reading)
+    frame, num = parse_numbers(frame, ['Concentration', 'ReportingLimit', 'CalendarYear'], reading)
     factor = factor[frame.index]
     nd = num['Concentration'] == 0
     return pd.DataFrame({'source': 'fda_tds', 'source_file': file_name, 'source_row': frame.source_row,
@@ -87,10 +93,9 @@ def read_fda_tds_rows(path: Path, # an FDA TDS elements results CSV, FY2018 or l
                      ) -> ReadResult:
     "FDA TDS row-level element results (FY2018+ CSV layout) as tidy sample results."
     path = Path(path)
-    frame = read_table(path, FDA_ROWS_COLUMNS)
-    q = []
-    tidy = _rows_to_tidy(frame, path.name, q)
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None), dict(rows_read=len(frame)))
+    reading = Reading('fda_tds', path)
+    frame = read_table(path, FDA_ROWS_COLUMNS, reading)
+    return reading.result(_rows_to_tidy(frame, reading))
 
 # %% ../nbs/03_fda_tds.ipynb #6f012d4e
 NICKEL_ROWS = 'fda_tds/fda_tds_nickel_fy2018_2020_rows.txt'
@@ -100,27 +105,32 @@ def read_fda_tds_nickel(path: Path | None = None, # the space-separated re-save;
                        ) -> ReadResult:
     "FDA TDS FY2018-2020 row-level nickel results from the space-separated re-save, as tidy sample results."
     path = Path(path) if path else fetch_file(NICKEL_ROWS)[0]
-    try: lines = path.read_text(encoding='utf-8').splitlines()
-    except UnicodeDecodeError as e: raise ReaderError(f'{path.name}: not UTF-8 text ({e})') from e
-    if not lines: raise ReaderError(f'{path.name}: empty file')
+    reading = Reading('fda_tds', path)
+    check_file(path, reading)
+    size = registered_size(path)
+    if size and path.stat().st_size < size: raise reading.error(f'{path.stat().st_size:,} bytes, shorter than the registered file ({size:,} bytes): it is cut off')
+    try: text = path.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise reading.error(f'not UTF-8 text ({e})') from e
+    lines = text.splitlines()
     header = lines[0].split()
-    if header != FDA_ROWS_COLUMNS: raise ReaderError(f'{path.name}: line 1 is not the FY2018 header {FDA_ROWS_COLUMNS}; found {header[:6]}')
-    rows, q = [], []
+    if header != FDA_ROWS_COLUMNS: raise reading.error(f'line 1 is not the FY2018 header {FDA_ROWS_COLUMNS}; found {header[:6]}')
+    rows = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip(): continue
         try: tokens = shlex.split(line)
         except ValueError as e: tokens, problem = [], f'cannot be split ({e})'
         else: problem = f'{len(tokens)} fields, the layout needs at least 12'
+        if number == len(lines) and not text.endswith(('\n', '\r')):
+            tokens, problem = [], 'no line end after the last line: the file is cut off, and this line may be too'
         if len(tokens) < 12:
-            q.append(quarantine_frame(dict(source='fda_tds', source_file=path.name, source_row=[number], field='line', value=[line[:200]], reason=[problem])))
+            reading.quarantine([number], 'line', line[:200], problem)
             continue
         rows.append(dict(zip(FDA_ROWS_COLUMNS[:7], tokens[:7]), Region=' '.join(tokens[7:-4]),
                          **dict(zip(FDA_ROWS_COLUMNS[8:], tokens[-4:])), source_row=number))
     frame = pd.DataFrame(rows, columns=FDA_ROWS_COLUMNS + ['source_row'])
-    tidy = _rows_to_tidy(frame, path.name, q)
-    groups = read_delimited(Path(food_list) if food_list else fetch_file(FOOD_LIST)[0]).set_index('tds_food_number').category
-    tidy['food_group'] = tidy.food_id.map(groups)
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None), dict(rows_read=len(lines) - 1))
+    tidy = _rows_to_tidy(frame, reading)
+    tidy['food_group'] = tidy.food_id.map(tds_food_groups(Path(food_list) if food_list else fetch_file(FOOD_LIST)[0]))
+    return reading.result(tidy, rows_read=sum(1 for line in lines[1:] if line.strip()))
 
 # %% ../nbs/03_fda_tds.ipynb #fd9ec654
 FDA_LEGACY_COLUMNS = ['MB', 'Food No', 'Food Name', 'Anal Type', 'Sample Qualifier', 'Replicate #', 'Element', 'Conc', 'Unit', 'Trace', 'LOD', 'LOQ']
@@ -135,17 +145,14 @@ def read_fda_tds_legacy(path: Path, # an FDA TDS 1991-2017 elements results file
                        ) -> ReadResult:
     "FDA TDS 1991-2017 element results (tab-delimited layout) as tidy sample results."
     path = Path(path)
-    frame = read_delimited(path, sep='\t')
-    frame.columns = [c.strip() for c in frame.columns]
-    require_columns(frame, FDA_LEGACY_COLUMNS, path.name)
-    frame['source_row'] = np.arange(2, len(frame) + 2)
+    reading = Reading('fda_tds', path)
+    frame = read_table(path, FDA_LEGACY_COLUMNS, reading, sep='\t')
     original = frame['Anal Type'].str.strip().str.upper() == 'O'
     qc_rows = int((~original).sum())
     frame = frame[original]
-    q = []
-    frame = keep_known_analytes(frame, 'Element', 'fda_tds', path.name, q)
-    frame, factor = parse_units(frame, 'Unit', 'fda_tds', path.name, q)
-    frame, num = parse_numbers(frame, ['Conc', 'LOD', 'LOQ'], 'fda_tds', path.name, q)
+    frame = keep_known_analytes(frame, 'Element', reading)
+    frame, factor = parse_units(frame, 'Unit', reading)
+    frame, num = parse_numbers(frame, ['Conc', 'LOD', 'LOQ'], reading)
     factor = factor[frame.index]
     trace = frame.Trace.fillna('').str.strip().str.upper() == 'TR'
     nd = (num['Conc'] == 0) & ~trace
@@ -158,5 +165,4 @@ def read_fda_tds_legacy(path: Path, # an FDA TDS 1991-2017 elements results file
                          'censoring': np.select([nd, trace], ['below_lod', 'trace'], 'detected'),
                          'lod_mg_kg': num['LOD'] * factor, 'loq_mg_kg': num['LOQ'] * factor,
                          'value_kind': 'sample', 'basis': BASIS_TDS, 'n': 1, 'value_text': frame.Conc, 'unit_text': frame.Unit})
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(q) if q else None),
-                      dict(rows_read=len(original), qc_rows_skipped=qc_rows))
+    return reading.result(tidy, qc_rows_skipped=qc_rows)

@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 from .core import atomic_write, data_dir, mirror_dir
 
 # %% auto #0
-__all__ = ['SOURCES', 'FILES', 'TREES', 'Source', 'SourceFile', 'FetchError', 'sha256_of', 'atomic_copy', 'safe_unzip',
-           'cache_dir', 'fetch_file', 'SourceTree', 'tree_paths', 'fetch_tree', 'fetch']
+__all__ = ['SOURCES', 'FILES', 'TREES', 'Source', 'SourceFile', 'registered_size', 'FetchError', 'sha256_of', 'atomic_copy',
+           'safe_unzip', 'cache_dir', 'fetch_file', 'SourceTree', 'tree_paths', 'fetch_tree', 'fetch']
 
 # %% ../nbs/01_fetch.ipynb #5360f8ff
 @dataclass(frozen=True)
@@ -169,6 +169,12 @@ def _parse_files(table: str) -> dict[str, SourceFile]:
     return files
 
 FILES: dict[str, SourceFile] = _parse_files(_FILE_TABLE)
+
+def registered_size(path: Path | str) -> int | None:
+    "The registered size of the file named like `path` (readers use it to tell a cut-off copy), or None for a file not registered."
+    name = PurePosixPath(str(path)).name
+    sizes = {f.size for f in FILES.values() if f.name == name}
+    return sizes.pop() if len(sizes) == 1 else None
 
 # %% ../nbs/01_fetch.ipynb #31c4d631
 class FetchError(RuntimeError):

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import (ELEMENTS, ReadResult, ReaderError, parse_numbers, quarantine_frame, require_columns,
-                             tidy_frame, unit_factor)
-from .fetch import fetch_file
+from .core import (ELEMENTS, ReadResult, Reading, ReaderError, parse_numbers, quarantine_frame, read_records, read_table,
+                             require_columns, tidy_frame, unique_lookup, unit_factor)
+from .fetch import fetch_file, registered_size
 
 # %% auto #0
 __all__ = ['FDC_ID_TO_SYMBOL', 'FDC_NUMBER_TO_SYMBOL', 'FOUNDATION_ZIP', 'SR_LEGACY_FOOD', 'BASIS_FDC', 'BASIS_DRY',
-           'SR28_ANALYTICAL_SOURCES', 'SR28_FIELDS', 'FDC_BASE_URL', 'SEARCH_CAP', 'log', 'read_fdc_foundation',
-           'read_sr28_table', 'read_sr28', 'FdcError', 'HourlyRateLimiter', 'FdcClient', 'food', 'foods', 'search',
-           'fdc_foods_to_tidy', 'fdc_foods_frame']
+           'SR28_ANALYTICAL_SOURCES', 'SR28_FIELDS', 'SR28_DOCUMENTED_ROWS', 'FDC_BASE_URL', 'SEARCH_CAP', 'log',
+           'RETRY_STATUS', 'MAX_RETRY_AFTER', 'read_fdc_foundation', 'read_sr28_table', 'read_sr28', 'FdcError',
+           'HourlyRateLimiter', 'FdcClient', 'food', 'foods', 'search', 'fdc_foods_to_tidy', 'fdc_foods_frame']
 
 # %% ../nbs/02_usda_fdc.ipynb #bcc553e7
 FDC_ID_TO_SYMBOL = {str(e.fdc_id): e.symbol for e in ELEMENTS if e.fdc_id}
@@ -33,19 +33,20 @@ SR28_ANALYTICAL_SOURCES = ('1', '6', '12', '13') # SRC_CD: analytical, aggregate
 
 # %% ../nbs/02_usda_fdc.ipynb #d73e4b12
 def _amounts_to_tidy(rows: pd.DataFrame, # columns: amount, unit, optional zero_state and limit, plus any tidy columns
-                     source: str, source_file: str, quarantined: list) -> pd.DataFrame:
-    "Tidy rows from per-100 g `amount`s in `unit`; rows whose amount is not a number are quarantined."
-    rows, parsed = parse_numbers(rows, ['amount'], source, source_file, quarantined)
+                     reading: Reading) -> pd.DataFrame:
+    "Tidy rows from per-100 g `amount`s in `unit`; rows with text where a number belongs, or no amount, are quarantined."
+    numeric = [c for c in ('amount', 'n', 'year', 'se', 'min', 'median', 'max', 'limit') if c in rows]
+    rows, parsed = parse_numbers(rows, numeric, reading)
     amount = parsed['amount']
     empty = amount.isna()
-    if empty.any():
-        quarantined.append(quarantine_frame(dict(source=source, source_file=source_file, source_row=rows.source_row[empty],
-                                                 field='amount', value='', reason='no amount given')))
-    rows, amount = rows[~empty].copy(), amount[~empty]
+    reading.quarantine(rows.source_row[empty], 'amount', '', 'no amount given')
+    keep = ~empty.to_numpy()
+    rows, amount, parsed = rows[keep].copy(), amount[keep], {c: v[keep] for c, v in parsed.items()}
+    for column in numeric: rows[column] = parsed[column]
     factor = rows.unit.map({u: unit_factor(u) for u in rows.unit.unique()}).astype('float64')
     zero = amount == 0
     zero_state = rows['zero_state'] if 'zero_state' in rows else pd.Series('below_limit', index=rows.index)
-    limit = pd.to_numeric(rows['limit'], errors='coerce') if 'limit' in rows else pd.Series(np.nan, index=rows.index)
+    limit = rows['limit'] if 'limit' in rows else pd.Series(np.nan, index=rows.index)
     censored = zero & (zero_state != 'zero')
     with_limit = censored & (limit > 0)
     out = rows.drop(columns=[c for c in ('amount', 'unit', 'zero_state', 'limit') if c in rows])
@@ -53,16 +54,17 @@ def _amounts_to_tidy(rows: pd.DataFrame, # columns: amount, unit, optional zero_
     out['censoring'] = np.select([~zero, with_limit, censored], ['detected', 'below_loq', 'below_limit'], 'zero')
     out['loq_mg_kg'] = (limit * factor).where(with_limit)
     for stat in ('sd', 'se', 'min', 'median', 'max'):
-        if stat in rows: out[f'{stat}_mg_kg'] = pd.to_numeric(rows[stat], errors='coerce') * factor
-    out['value_text'] = rows.amount
+        if stat in rows: out[f'{stat}_mg_kg'] = rows[stat] * factor
+    out['value_text'] = rows.amount.astype(str)
     out['unit_text'] = rows.unit + '/100 g'
-    out['source'], out['source_file'] = source, source_file
+    out['source'], out['source_file'] = reading.source, reading.file
     return out.drop(columns=[c for c in ('sd', 'se', 'min', 'median', 'max') if c in out])
 
 # %% ../nbs/02_usda_fdc.ipynb #5ecf55f0
 def _zip_tables(path: Path, names: dict[str, list[str]]) -> dict[str, pd.DataFrame]:
     "Read the CSV tables `names` (table -> needed columns) from the FDC release zip at `path`."
     tables = {}
+    if Path(path).is_dir(): raise ReaderError(f'{Path(path).name}: is a directory, not a file')
     try: archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as e: raise ReaderError(f'{path.name}: not a valid zip file ({e})') from e
     with archive as zf:
@@ -73,6 +75,8 @@ def _zip_tables(path: Path, names: dict[str, list[str]]) -> dict[str, pd.DataFra
             where = f'{path.name}:{table}.csv'
             try: frame = pd.read_csv(zf.open(member), dtype=str, keep_default_na=False, na_values=[''], encoding='utf-8')
             except UnicodeDecodeError as e: raise ReaderError(f'{where}: not UTF-8 ({e})') from e
+            except pd.errors.EmptyDataError as e: raise ReaderError(f'{where}: empty table') from e
+            except (pd.errors.ParserError, zipfile.BadZipFile, EOFError) as e: raise ReaderError(f'{where}: cannot be parsed ({e})') from e
             require_columns(frame, columns, where)
             frame = frame[columns].copy()
             frame['source_row'] = np.arange(2, len(frame) + 2) # line 1 is the header
@@ -92,15 +96,17 @@ def read_fdc_foundation(path: Path | None = None, # the Foundation release zip; 
                            'foundation_food': ['fdc_id', 'NDB_number'], 'input_food': ['fdc_id', 'fdc_of_input_food'],
                            'sub_sample_food': ['fdc_id', 'fdc_id_of_sample_food']})
     source_file = f'{path.name}:food_nutrient.csv'
-    units = t['nutrient'].set_index('id').unit_name
+    reading = Reading('usda_fdc_foundation', source_file)
+    units = unique_lookup(t['nutrient'], 'id', 'unit_name', f'{path.name}:nutrient.csv')
     fn = t['food_nutrient'][t['food_nutrient'].nutrient_id.isin(list(FDC_ID_TO_SYMBOL))].copy()
     fn['element'] = fn.nutrient_id.map(FDC_ID_TO_SYMBOL)
     fn['unit'] = fn.nutrient_id.map(units)
     fn['derivation'] = 'derivation_id=' + fn.derivation_id.fillna('')
     # a sub-sample's zero amount with a positive adjusted amount: the lab's reporting limit (e.g. Se < 3.0 ug/100 g)
-    fn['limit'] = fn.id.map(t['sub_sample_result'].drop_duplicates('food_nutrient_id').set_index('food_nutrient_id').adjusted_amount)
+    fn['limit'] = fn.id.map(unique_lookup(t['sub_sample_result'], 'food_nutrient_id', 'adjusted_amount', f'{path.name}:sub_sample_result.csv'))
     category = t['food'].merge(t['food_category'].rename(columns={'id': 'food_category_id', 'description': 'food_group'}),
-                               on='food_category_id', how='left').set_index('fdc_id')
+                               on='food_category_id', how='left')
+    category = pd.DataFrame({column: unique_lookup(category, 'fdc_id', column, f'{path.name}:food.csv') for column in ('description', 'food_group')})
     foundation = t['foundation_food'].fdc_id
     # per-food means
     means = fn[fn.fdc_id.isin(foundation)].rename(columns={'data_points': 'n'})
@@ -119,15 +125,13 @@ def read_fdc_foundation(path: Path | None = None, # the Foundation release zip; 
     rows['food_name'] = rows.food_id.map(category.description)
     rows['food_group'] = rows.food_id.map(category.food_group)
     dry = rows.food_name.str.contains('0% moisture', regex=False, na=False) # 'Beans, Dry, ... (0% moisture)'
-    ndb = t['foundation_food'].set_index('fdc_id').NDB_number.dropna().str.strip()
+    ndb = unique_lookup(t['foundation_food'], 'fdc_id', 'NDB_number', f'{path.name}:foundation_food.csv').dropna().str.strip()
     same_as = 'usda_sr28:' + rows.food_id.map(ndb[ndb != '']).str.zfill(5) # the SR28 food this one continues
     rows = rows.assign(fdc_id=rows.food_id, country='US', basis=np.where(dry, BASIS_DRY, BASIS_FDC), zero_state='below_limit', same_as=same_as)
     keep = ['source_row', 'food_id', 'fdc_id', 'food_name', 'food_group', 'country', 'year', 'sample_id', 'element',
             'value_kind', 'basis', 'n', 'min', 'median', 'max', 'amount', 'unit', 'zero_state', 'limit', 'derivation', 'same_as']
-    quarantined = []
-    tidy = _amounts_to_tidy(rows.reindex(columns=keep), 'usda_fdc_foundation', source_file, quarantined)
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(quarantined) if quarantined else None),
-                      dict(rows_read=len(t['food_nutrient']), element_rows=len(fn)))
+    tidy = _amounts_to_tidy(rows.reindex(columns=keep), reading)
+    return reading.result(tidy, rows_read=len(t['food_nutrient']), element_rows=len(fn))
 
 # %% ../nbs/02_usda_fdc.ipynb #eeb70d41
 SR28_FIELDS = {
@@ -139,53 +143,62 @@ SR28_FIELDS = {
     'NUTR_DEF': ['Nutr_No', 'Units', 'Tagname', 'NutrDesc', 'Num_Dec', 'SR_Order'],
 }
 
+SR28_DOCUMENTED_ROWS = {'NUT_DATA': 679_045, 'FOOD_DES': 8_789, 'NUTR_DEF': 150, 'FD_GROUP': 25} # sr28_doc.pdf, table 1
+
 def read_sr28_table(path: Path, # an SR28 ASCII file, e.g. NUT_DATA.txt
+                    reading: Reading | None = None, # where quarantined lines go (default: a reading of this file)
+                    check_counts: bool = True, # the file must hold the rows SR28's documentation lists
                    ) -> pd.DataFrame:
-    "One SR28 table as text columns named as in the SR28 documentation, with its line numbers."
+    "One SR28 table as text columns named as in the SR28 documentation, with its line numbers; damaged lines quarantined."
     name = Path(path).stem
     fields = SR28_FIELDS[name]
-    frame = pd.read_csv(path, sep='^', quotechar='~', header=None, dtype=str, encoding='latin-1',
-                        keep_default_na=False, na_values=[''], engine='c')
-    if frame.shape[1] != len(fields):
-        raise ReaderError(f'{Path(path).name}: {frame.shape[1]} field(s) per line, the SR28 format has {len(fields)} '
-                          f"({'^'.join(fields[:4])}...); is it caret-delimited?")
-    frame.columns = fields
-    frame['source_row'] = np.arange(1, len(frame) + 1)
+    reading = reading or Reading('usda_sr28', path)
+    frame = read_records(path, reading, sep='^', quotechar='~', encoding='latin-1', names=fields,
+                         expected_size=registered_size(path) if check_counts else None)
+    rows = reading.counts['rows_read']
+    documented = SR28_DOCUMENTED_ROWS.get(name)
+    if check_counts and documented and rows != documented:
+        raise reading.error(f'{rows:,} lines where the SR28 documentation lists {documented:,}: the file is cut off or is not the SR28 release')
     return frame
 
 # %% ../nbs/02_usda_fdc.ipynb #1d0d3f61
 def read_sr28(folder: Path | None = None, # folder with the SR28 files; default: fetched
               sr_legacy_food: Path | None = None, # FDC's sr_legacy_food.csv; default: fetched
+              check_counts: bool = True, # the tables must hold the rows SR28's documentation lists (off for excerpts)
              ) -> ReadResult:
     "Element results of SR28 (SR Legacy): per-food means, with FDC ids."
     files = {n: (Path(folder) / f'{n}.txt' if folder else fetch_file(f'usda_sr28/{n}.txt')[0]) for n in SR28_FIELDS}
     legacy_path = Path(sr_legacy_food) if sr_legacy_food else fetch_file(SR_LEGACY_FOOD)[0]
-    nut = read_sr28_table(files['NUT_DATA'])
-    rows_read = len(nut)
+    reading = Reading('usda_sr28', files['NUT_DATA'])
+    nut = read_sr28_table(files['NUT_DATA'], reading, check_counts)
+    rows_read = reading.counts['rows_read']
     nut = nut[nut.Nutr_No.isin(list(FDC_NUMBER_TO_SYMBOL))]
-    foods = read_sr28_table(files['FOOD_DES']).merge(read_sr28_table(files['FD_GROUP']).drop(columns='source_row'), on='FdGrp_Cd', how='left')
-    foods = foods.set_index('NDB_No')
-    units = read_sr28_table(files['NUTR_DEF']).set_index('Nutr_No').Units
-    legacy = pd.read_csv(legacy_path, dtype=str)
-    require_columns(legacy, ['fdc_id', 'NDB_number'], legacy_path.name)
-    fdc_ids = legacy.set_index(legacy.NDB_number.str.strip().str.zfill(5)).fdc_id # the CSV drops NDB numbers' leading zeros
+    tables = {name: Reading('usda_sr28', files[name]) for name in ('FOOD_DES', 'FD_GROUP', 'NUTR_DEF')}
+    food_des = read_sr28_table(files['FOOD_DES'], tables['FOOD_DES'], check_counts)
+    groups = unique_lookup(read_sr28_table(files['FD_GROUP'], tables['FD_GROUP'], check_counts), 'FdGrp_Cd', 'FdGrp_Desc', 'FD_GROUP.txt')
+    foods = pd.DataFrame({'Long_Desc': unique_lookup(food_des, 'NDB_No', 'Long_Desc', 'FOOD_DES.txt')})
+    foods['FdGrp_Desc'] = unique_lookup(food_des, 'NDB_No', 'FdGrp_Cd', 'FOOD_DES.txt').map(groups)
+    units = unique_lookup(read_sr28_table(files['NUTR_DEF'], tables['NUTR_DEF'], check_counts), 'Nutr_No', 'Units', 'NUTR_DEF.txt')
+    for table in tables.values(): reading.quarantined += table.quarantined
+    legacy_reading = Reading('usda_sr28', legacy_path)
+    legacy = read_table(legacy_path, ['fdc_id', 'NDB_number'], legacy_reading)
+    legacy = legacy.assign(NDB_number=legacy.NDB_number.str.strip().str.zfill(5)) # the CSV drops NDB numbers' leading zeros
+    legacy, ids = parse_numbers(legacy, ['fdc_id'], legacy_reading)
+    fdc_ids = unique_lookup(legacy.assign(fdc_id=ids['fdc_id']), 'NDB_number', 'fdc_id', legacy_path.name)
+    reading.quarantined += legacy_reading.quarantined
     unknown_food = ~nut.NDB_No.isin(foods.index)
     rows = pd.DataFrame({'source_row': nut.source_row, 'food_id': nut.NDB_No, 'fdc_id': nut.NDB_No.map(fdc_ids),
                          'food_name': nut.NDB_No.map(foods.Long_Desc), 'food_group': nut.NDB_No.map(foods.FdGrp_Desc),
                          'country': 'US', 'element': nut.Nutr_No.map(FDC_NUMBER_TO_SYMBOL), 'value_kind': 'mean',
-                         'basis': BASIS_FDC, 'n': pd.to_numeric(nut.Num_Data_Pts, errors='coerce'),
+                         'basis': BASIS_FDC, 'n': nut.Num_Data_Pts,
                          'se': nut.Std_Error, 'min': nut.Min, 'max': nut.Max,
                          'amount': nut.Nutr_Val, 'unit': nut.Nutr_No.map(units),
                          # only an analytical zero is below a limit; an assumed zero (Src_Cd 7) or a label claim is a zero
                          'zero_state': np.where(nut.Src_Cd.fillna('').str.strip().isin(SR28_ANALYTICAL_SOURCES), 'below_limit', 'zero'),
                          'derivation': 'Src_Cd=' + nut.Src_Cd.fillna('') + ';Deriv_Cd=' + nut.Deriv_Cd.fillna('')})
-    quarantined = []
-    if unknown_food.any():
-        quarantined.append(quarantine_frame(dict(source='usda_sr28', source_file='NUT_DATA.txt', source_row=nut.source_row[unknown_food],
-                                                 field='NDB_No', value=nut.NDB_No[unknown_food], reason='food not in FOOD_DES')))
-    tidy = _amounts_to_tidy(rows[~unknown_food], 'usda_sr28', 'NUT_DATA.txt', quarantined)
-    return ReadResult(tidy_frame(tidy), quarantine_frame(pd.concat(quarantined) if quarantined else None),
-                      dict(rows_read=rows_read, element_rows=len(nut)))
+    reading.quarantine(nut.source_row[unknown_food], 'NDB_No', nut.NDB_No[unknown_food], 'food not in FOOD_DES')
+    tidy = _amounts_to_tidy(rows[~unknown_food], reading)
+    return reading.result(tidy, rows_read=rows_read, element_rows=len(nut))
 
 # %% ../nbs/02_usda_fdc.ipynb #405f43d4
 import json
@@ -259,10 +272,8 @@ class FdcClient:
         self.session = requests_cache.CachedSession(str(cache_path), backend='sqlite', allowable_methods=('GET', 'POST'),
                                                     ignored_parameters=['X-Api-Key', 'api_key'], filter_fn=_valid_json,
                                                     expire_after=timedelta(days=30))
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
-                      status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({'GET', 'POST'}),
-                      respect_retry_after_header=True, raise_on_status=False)
-        for prefix in ('http://', 'https://'): self.session.mount(prefix, HTTPAdapter(max_retries=retry))
+        # one retry layer, the client's own loop (`_request_json`): the transport itself never retries
+        for prefix in ('http://', 'https://'): self.session.mount(prefix, HTTPAdapter(max_retries=Retry(total=0, connect=0, read=0, redirect=3, status=0, raise_on_status=False)))
         self.session.headers['X-Api-Key'] = self._key
         self.limiter = HourlyRateLimiter(hourly_limit)
         self.network_requests = 0
@@ -270,11 +281,20 @@ class FdcClient:
     def __repr__(self): return f'FdcClient({self.base_url!r})'
 
 # %% ../nbs/02_usda_fdc.ipynb #16778349
+RETRY_STATUS = (429, 500, 502, 503, 504)
+MAX_RETRY_AFTER = 120.0 # seconds: a longer Retry-After is an error, not a wait
+
+def _retry_after(response) -> float | None:
+    "Seconds from a numeric `Retry-After` header, or None."
+    value = response.headers.get('Retry-After', '').strip()
+    return float(value) if value.replace('.', '', 1).isdigit() else None
+
 def _request_json(self: FdcClient, method: str, endpoint: str, params: dict | None = None, body: dict | None = None):
     url = f'{self.base_url}{endpoint}'
-    last = None
+    last, wait = None, None
     for attempt in range(self.retries + 1):
-        if attempt: time.sleep(self.backoff * 2 ** (attempt - 1))
+        if attempt: time.sleep(wait if wait is not None else self.backoff * 2 ** (attempt - 1))
+        wait = None
         cached = self.session.cache.contains(request=requests.Request(method, url, params=params, json=body, headers=dict(self.session.headers)).prepare())
         if not cached: self.limiter.acquire()
         try:
@@ -286,6 +306,12 @@ def _request_json(self: FdcClient, method: str, endpoint: str, params: dict | No
         if not getattr(response, 'from_cache', False): self.network_requests += 1
         self.limiter.observe(response.headers.get('X-RateLimit-Remaining'))
         if response.status_code == 404: raise FdcError(f'FDC {method} {endpoint}: not found (HTTP 404)')
+        if response.status_code in RETRY_STATUS and attempt < self.retries:
+            wait = _retry_after(response)
+            if wait is not None and wait > MAX_RETRY_AFTER: raise FdcError(f'FDC {method} {endpoint}: HTTP {response.status_code}, retry after {wait:.0f} s; try again later')
+            if wait is not None: self.limiter.exhausted = False # the server said when to come back: wait that long, not the limiter's hour
+            last = f'HTTP {response.status_code}'
+            continue
         if response.status_code == 429: raise FdcError(f'FDC {method} {endpoint}: rate limit exceeded (HTTP 429) after {self.retries} retries; try again later or use your own API key')
         if response.status_code >= 400: raise FdcError(f'FDC {method} {endpoint}: HTTP {response.status_code} after {self.retries} retries')
         try: return json.loads(content)
@@ -331,6 +357,7 @@ def search(self: FdcClient, query: str, # search terms
            data_types: list | None = None, # e.g. ['Foundation', 'SR Legacy']
            page_size: int = 200, # results per page (FDC allows at most 200)
            max_results: int | None = None, # stop after this many (default: all FDC will return)
+           complete: bool = True, # fetch the nutrients of hits that come without them (older API versions) through /foods
           ) -> dict:
     "All result pages of `/foods/search`: `foods`, `total_hits`, and whether FDC's 10,000 cap cut the results."
     if not 1 <= page_size <= 200: raise ValueError(f'page_size must be 1..200, not {page_size}')
@@ -341,14 +368,19 @@ def search(self: FdcClient, query: str, # search terms
         result = self._request_json('GET', '/foods/search', {**params, 'pageNumber': page})
         _require(result, ['totalHits', 'totalPages', 'foods'], '/foods/search')
         total = result['totalHits']
-        for record in result['foods']: _require(record, ['fdcId', 'description', 'dataType', 'foodNutrients'], '/foods/search', 'a food')
+        for record in result['foods']: _require(record, ['fdcId', 'description'], '/foods/search', 'a food')
         collected += result['foods']
         wanted = min(reachable, total, SEARCH_CAP)
         if len(collected) >= wanted or page >= result['totalPages'] or not result['foods']: break
         page += 1
+    collected = collected[:min(reachable, SEARCH_CAP)]
+    bare = [r['fdcId'] for r in collected if 'foodNutrients' not in r]
+    if bare and complete: # 2019-era hits carry no nutrients: their details come 20 at a time
+        details = {r['fdcId']: r for r in self.foods(bare)}
+        collected = [details.get(r['fdcId'], r) if 'foodNutrients' not in r else r for r in collected]
     capped = total > SEARCH_CAP and (max_results is None or max_results > SEARCH_CAP)
     if capped: log.warning('FDC search %r: %d hits, but FDC returns at most %d results per query', query, total, SEARCH_CAP)
-    return dict(foods=collected[:min(reachable, SEARCH_CAP)], total_hits=total, capped=capped, pages=page)
+    return dict(foods=collected, total_hits=total, capped=capped, pages=page, completed=len(bare) if complete else 0)
 
 FdcClient.food, FdcClient.foods, FdcClient.search = food, foods, search
 
@@ -368,6 +400,12 @@ def fdc_foods_to_tidy(records: list[dict], # foods from any FDC endpoint
     "Element results of FDC API foods as a tidy table (per-100 g amounts to mg/kg)."
     rows, q = [], []
     for i, record in enumerate(records):
+        if not isinstance(record, dict) or 'fdcId' not in record:
+            q.append(dict(source='usda_fdc_api', source_file=source_file, source_row=i + 1, field='record', value=json.dumps(record)[:200],
+                          reason='not an FDC food (no fdcId)')); continue
+        if 'foodNutrients' not in record:
+            q.append(dict(source='usda_fdc_api', source_file=source_file, source_row=i + 1, field='foodNutrients', value=str(record['fdcId']),
+                          reason='no foodNutrients (an older search hit): fetch its details with FdcClient.foods, or search with complete=True')); continue
         for j, entry in enumerate(record.get('foodNutrients', [])):
             nid, number, unit, amount = _nutrient_fields(entry)
             symbol = FDC_ID_TO_SYMBOL.get(str(nid)) or FDC_NUMBER_TO_SYMBOL.get(str(number))
@@ -377,14 +415,16 @@ def fdc_foods_to_tidy(records: list[dict], # foods from any FDC endpoint
                 q.append({**where, 'value': json.dumps(entry)[:200], 'reason': 'element nutrient without amount or unit'}); continue
             try: factor = unit_factor(unit)
             except ValueError as e: q.append({**where, 'value': str(unit), 'reason': str(e)}); continue
-            amount = float(amount)
+            try: amount = float(amount)
+            except (TypeError, ValueError): q.append({**where, 'value': str(amount)[:200], 'reason': 'amount is not a number'}); continue
             rows.append(dict(source='usda_fdc_api', source_file=source_file, source_row=i + 1, food_id=str(record['fdcId']),
                              fdc_id=int(record['fdcId']), food_name=record.get('description'), food_group=_category(record),
                              country='US', element=symbol, value_mg_kg=amount * factor if amount != 0 else None,
                              censoring='detected' if amount != 0 else 'below_limit', value_kind='mean', basis=BASIS_FDC,
                              value_text=str(amount), unit_text=f'{unit}/100 g'))
-    return ReadResult(tidy_frame(pd.DataFrame(rows) if rows else None), quarantine_frame(pd.DataFrame(q) if q else None),
-                      dict(foods=len(records)))
+    reading = Reading('usda_fdc_api', source_file)
+    if q: reading.quarantined.append(quarantine_frame(pd.DataFrame(q)))
+    return reading.result(pd.DataFrame(rows) if rows else tidy_frame(), records=len(records))
 
 def _category(record: dict):
     category = record.get('foodCategory')
