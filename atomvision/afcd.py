@@ -15,7 +15,7 @@ from .core import ReadResult, Reading, ReaderError, check_file, resolve, tidy_fr
 from .fetch import fetch_file
 
 # %% auto #0
-__all__ = ['AFCD', 'AFCD_SHEET', 'AFCD_GROUPS', 'afcd_element_columns', 'read_afcd']
+__all__ = ['AFCD', 'AFCD_SHEET', 'AFCD_GROUPS', 'AFCD_ELEMENTS', 'afcd_element_columns', 'read_afcd']
 
 # %% ../nbs/04b_afcd.ipynb #bb6091d8
 AFCD = 'fsanz_afcd/Release 2 - Nutrient file.xlsx'
@@ -28,6 +28,7 @@ AFCD_GROUPS = { # AUSNUT major food groups: the first two digits of `Classificat
     '25': 'Legume and pulse products and dishes', '26': 'Snack foods', '27': 'Sugar products and dishes',
     '28': 'Confectionery and cereal/nut/fruit/seed bars', '29': 'Alcoholic beverages', '30': 'Special dietary foods',
     '31': 'Miscellaneous', '32': 'Infant formulae and foods', '33': 'Reptiles, amphibians and insects', '34': 'Reptiles, amphibians and insects'}
+AFCD_ELEMENTS = ('Al', 'Sb', 'As', 'Cd', 'Ca', 'Cr', 'Cl', 'Co', 'Cu', 'F', 'I', 'Fe', 'Pb', 'Mg', 'Mn', 'Hg', 'Mo', 'Ni', 'P', 'K', 'Se', 'Na', 'S', 'Sn', 'Zn')
 _AFCD_ELEMENT = re.compile(r'^(?P<name>[^()]+\((?P<symbol>[A-Z][a-z]?)\))\s*\n?\s*\((?P<unit>mg|ug|µg)\)\s*$')
 
 def afcd_element_columns(columns) -> dict:
@@ -53,6 +54,8 @@ def read_afcd(path: Path | None = None, # the AFCD Release 2 nutrient file (.xls
         if needed not in table.columns: raise reading.error(f'sheet {AFCD_SHEET}: missing column {needed!r}; found {list(table.columns)[:5]}')
     elements = afcd_element_columns(table.columns)
     if not elements: raise reading.error(f'sheet {AFCD_SHEET}: no element columns such as "Calcium (Ca) (mg)" found')
+    absent = [e for e in AFCD_ELEMENTS if e not in {symbol for symbol, _ in elements.values()}]
+    if absent: raise reading.error(f'sheet {AFCD_SHEET}: no column for {absent} (Release 2 has one per element, e.g. "Calcium (Ca) \\n(mg)"): renamed or missing?')
     duplicated = table['Public Food Key'].dropna()[table['Public Food Key'].dropna().duplicated()]
     if len(duplicated): raise reading.error(f'food key {duplicated.iloc[0]!r} appears on more than one row', row=int(duplicated.index[0]) + 2)
     table['source_row'] = np.arange(2, len(table) + 2)

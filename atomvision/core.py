@@ -373,12 +373,19 @@ class Reading:
         return ReaderError(f'{where}: {message}')
 
     def result(self, tidy: pd.DataFrame, **counts) -> ReadResult:
-        "The `ReadResult`: values no food can hold (negative, or above `MAX_MG_KG`) quarantined here, for every reader."
+        "The `ReadResult`; for every reader, values no food can hold (negative, above `MAX_MG_KG`) and duplicated rows are quarantined here."
         tidy = tidy_frame(tidy)
         negative, absurd = tidy.value_mg_kg < 0, tidy.value_mg_kg > MAX_MG_KG
         for mask, reason in ((negative, 'negative concentration'), (absurd, f'above {MAX_MG_KG:,.0f} mg/kg (more than the food itself)')):
             if mask.any(): self.quarantine(tidy.source_row[mask], 'value_mg_kg', tidy.value_text[mask], reason, file=None)
         tidy = tidy[~(negative | absurd)].reset_index(drop=True)
+        key = ['food_id', 'sample_id', 'element', 'species', 'value_kind', 'year', 'region', 'country', 'basis']
+        twice = tidy.duplicated(key, keep='first')
+        if twice.any():
+            first = tidy[tidy.duplicated(key, keep=False) & ~twice].set_index(key).source_row
+            reason = tidy[twice].set_index(key).index.map(lambda k: f'the same food, sample and element as line {first.get(k, "?")}: a duplicated row')
+            self.quarantine(tidy.source_row[twice], 'row', tidy.value_text[twice], np.asarray(reason, dtype=object))
+            tidy = tidy[~twice].reset_index(drop=True)
         q = pd.concat(self.quarantined, ignore_index=True) if self.quarantined else None
         return ReadResult(tidy, quarantine_frame(q), {**self.counts, **counts})
 
@@ -414,7 +421,8 @@ def read_records(path: Path, # a delimited text file
     "Every record with the right number of fields, as text, with its line number in `source_row`; the others quarantined."
     path = check_file(path, reading)
     if expected_size and path.stat().st_size < expected_size:
-        raise reading.error(f'{path.stat().st_size:,} bytes, shorter than the registered release ({expected_size:,} bytes): the file is cut off')
+        raise reading.error(f'{path.stat().st_size:,} bytes, shorter than the registered release ({expected_size:,} bytes): the file is cut off '
+                            '(or was edited: to read an edited copy as a file of its own, give it another name)')
     raw = path.read_bytes()
     try: text = raw.decode(encoding)
     except UnicodeDecodeError as e: raise reading.error(f'not {encoding.upper()} text ({e})') from e

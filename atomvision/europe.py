@@ -16,9 +16,9 @@ from .core import (ReadResult, Reading, ReaderError, check_file, keep_known_anal
 from .fetch import fetch_file, registered_size
 
 # %% auto #0
-__all__ = ['EAT2_RESULTS', 'EAT2_LIMITS', 'EAT2_COLUMNS', 'BASIS_TDS_FR', 'CIQUAL', 'BFR_MEAL', 'BFR_COLUMNS', 'BFR_PREPARATION',
-           'SSD2_COLUMNS', 'SSD2_UNIT_CODES', 'HC_COLUMNS', 'HC_RADIONUCLIDES', 'read_eat2_limits', 'read_eat2',
-           'ciqual_element_columns', 'read_ciqual', 'read_bfr_meal', 'read_ssd2', 'read_health_canada']
+__all__ = ['EAT2_RESULTS', 'EAT2_LIMITS', 'EAT2_COLUMNS', 'BASIS_TDS_FR', 'CIQUAL', 'CIQUAL_ELEMENTS', 'BFR_MEAL', 'BFR_COLUMNS',
+           'BFR_PREPARATION', 'SSD2_COLUMNS', 'SSD2_UNIT_CODES', 'HC_COLUMNS', 'HC_RADIONUCLIDES', 'read_eat2_limits',
+           'read_eat2', 'ciqual_element_columns', 'read_ciqual', 'read_bfr_meal', 'read_ssd2', 'read_health_canada']
 
 # %% ../nbs/04_europe.ipynb #0ee6bd99
 EAT2_RESULTS = 'anses_eat2/Contaminants inorg et mineraux.csv'
@@ -82,6 +82,7 @@ def read_eat2(path: Path | None = None, # the EAT2 results CSV; default: fetched
 
 # %% ../nbs/04_europe.ipynb #b9b740aa
 CIQUAL = 'anses_ciqual/Table Ciqual 2020_ENG_2020 07 07.xls'
+CIQUAL_ELEMENTS = ('Ca', 'Cl', 'Cu', 'Fe', 'I', 'K', 'Mg', 'Mn', 'Na', 'P', 'Se', 'Zn') # the element columns of Ciqual 2020
 _HEADER_UNIT = re.compile(r'\(([^()]*/\s*100\s*g)\)\s*$')
 
 def ciqual_element_columns(columns) -> dict[str, tuple[str, str]]:
@@ -114,6 +115,8 @@ def read_ciqual(path: Path | None = None, # the Ciqual 2020 .xls; default: fetch
     try: elements = ciqual_element_columns(table.columns)
     except ReaderError as e: raise reading.error(str(e)) from e
     if not elements: raise ReaderError(f'{path.name}: no element columns such as "Calcium (mg/100g)" found')
+    absent = [e for e in CIQUAL_ELEMENTS if e not in {symbol for symbol, _ in elements.values()}]
+    if absent: raise reading.error(f'no column for {absent} (Ciqual 2020 has one per element, e.g. "Calcium (mg/100g)"): renamed or missing?')
     table['source_row'] = np.arange(2, len(table) + 2)
     long = table.melt(id_vars=['source_row', 'alim_code', 'alim_nom_eng', 'group'], value_vars=list(elements),
                       var_name='header', value_name='text')
@@ -183,7 +186,9 @@ def read_bfr_meal(path: Path | None = None, # the BfR MEAL nickel workbook; defa
                       ['detected', 'below_lod', 'below_loq'], 'partly_censored')
     tidy = pd.DataFrame({'source': 'bfr_meal', 'source_file': path.name, 'source_row': frame.source_row, 'food_id': frame.pool,
                          'food_name': frame.pool, 'food_group': frame.group, 'country': 'DE', 'region': frame.region, 'year': num['year'],
-                         'sample_id': frame.year + '|' + frame.season.fillna('') + '|' + frame.region.fillna('') + '|' + frame.production.fillna(''),
+                         # strata repeat (tap water: several pools of one year, season and region), so the row is part of the sample's identity
+                         'sample_id': frame.year + '|' + frame.season.fillna('') + '|' + frame.region.fillna('') + '|' + frame.production.fillna('')
+                                      + '|line ' + frame.source_row.astype(str),
                          'element': frame.element, 'species': frame.species,
                          'value_mg_kg': (num['mlb'] * factor).where(state == 'detected'), 'censoring': state,
                          'lod_mg_kg': num['lod'] * factor, 'loq_mg_kg': num['loq'] * factor,
