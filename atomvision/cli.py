@@ -18,9 +18,9 @@ from .fetch import SOURCES, FetchError, fetch
 from .core import BOUNDS
 
 # %% auto #0
-__all__ = ['MIN_SIDE', 'read_photo', 'predict_photo', 'prediction_path', 'predict_photos', 'cmd_info', 'cmd_fetch', 'cmd_build',
-           'cmd_report', 'cmd_train', 'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_run',
-           'make_parser', 'main']
+__all__ = ['MIN_SIDE', 'EXIT_USER_ERROR', 'USER_ERRORS', 'read_photo', 'predict_photo', 'prediction_path', 'predict_photos',
+           'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report', 'cmd_train', 'cmd_tune', 'preset_run_dir',
+           'cmd_evaluate', 'cmd_predict', 'cmd_run', 'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
 MIN_SIDE = 32
@@ -75,19 +75,22 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
     from atomvision.evaluate import load_members, nearest_classes
     from atomvision.images import ImageStoreDataset, augment, default_store, normalize
     from atomvision.vit import attention_maps, plot_overlay
-    models = load_members(checkpoint)
+    failures, images = [], {}
+    for photo in photos: # photos first: a bad photo should not wait for the model
+        try: images[photo] = read_photo(photo)
+        except ValueError as e: print(f'{photo}: skipped: {e}', file=sys.stderr); failures.append((str(photo), str(e)))
+    if not images: raise UserError(f'none of the {len(photos)} photo(s) could be read')
+    try: models = load_members(checkpoint)
+    except (ValueError, OSError) as e: raise UserError(str(e)) from e
+    store = default_store()
+    if not store.is_file(): raise UserError(f'no image store at {store}: it holds the reference profiles; run `atomvision run` (or build the store) first')
     path, blend_weight = prediction_path(Path(checkpoint), models)
     config = models[0].config
     model = models[0]
-    store = default_store()
     train_set = ImageStoreDataset(store, 'train', limit=1)
     with h5py.File(store) as f: links = pd.read_json(io.StringIO(f.attrs['links']), orient='records')
     out = Path(out) if out else data_dir() / 'predictions'
-    failures = []
-    for photo in photos:
-        try: image = read_photo(photo)
-        except ValueError as e:
-            print(f'{photo}: skipped: {e}', file=sys.stderr); failures.append((str(photo), str(e))); continue
+    for photo, image in images.items():
         pred = predict_photo(models, image, train_set.mean, train_set.std, config.image_size, mc_samples, tta, train_set.references, path, blend_weight)
         low, high = pred.interval_mg_kg(0.9)
         table = pd.DataFrame(dict(element=[f'{s} {ELEMENT_BY_SYMBOL[s].name}' for s in pred.elements],
@@ -109,6 +112,11 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
     return failures
 
 # %% ../nbs/11_cli.ipynb #d8bc7532
+class UserError(Exception):
+    "An expected failure of a command (bad input, a missing file): one line on stderr, exit code 2, no traceback."
+
+EXIT_USER_ERROR = 2 # a user error; 1: some inputs failed (e.g. photos that could not be read); 0: done
+
 def cmd_info(args) -> int:
     "Print the element registry, the model's panel and where data lives."
     with pd.option_context('display.max_rows', 200, 'display.width', 160):
@@ -122,9 +130,7 @@ def cmd_info(args) -> int:
 def cmd_fetch(args) -> int:
     "Fetch and verify the files of the named sources (default all) and print the inventory."
     try: inventory = fetch(args.sources or None)
-    except FetchError as e:
-        print(f'atomvision fetch: {e}', file=sys.stderr)
-        return 1
+    except FetchError as e: raise UserError(str(e)) from e
     with pd.option_context('display.max_rows', 500, 'display.width', 200, 'display.max_colwidth', 70):
         print(inventory.to_string(index=False))
     print(f'\n{len(inventory)} files, {inventory.mb.sum():.1f} MB, all sha256 verified, cached in {data_dir() / "raw"}')
@@ -134,9 +140,7 @@ def cmd_build(args) -> int:
     "Fetch, read, harmonize and export the unified dataset; print its summary."
     from atomvision.harmonize import build
     try: build(bound=args.bound, folder=Path(args.out) if args.out else None, seed=args.seed)
-    except FetchError as e:
-        print(f'atomvision build: {e}', file=sys.stderr)
-        return 1
+    except FetchError as e: raise UserError(str(e)) from e
     return 0
 
 def _references(pairs: list[str]) -> dict:
@@ -158,9 +162,7 @@ def cmd_report(args) -> int:
     try:
         references = _references(args.reference)
         dataset = load_dataset(Path(args.dataset) if args.dataset else None)
-    except (FileNotFoundError, ValueError) as e:
-        print(f'atomvision report: {e}', file=sys.stderr)
-        return 1
+    except (FileNotFoundError, ValueError) as e: raise UserError(str(e)) from e
     page = write_report(dataset, Path(args.out) if args.out else None, args.bound, references, args.food)
     print(f'report written: {page} (figures beside it)')
     return 0
@@ -173,13 +175,9 @@ def cmd_train(args) -> int:
         changes = json.loads(args.config) if args.config and args.config.strip().startswith('{') else json.loads(Path(args.config).read_text()) if args.config else {}
         if args.members: changes['members'] = args.members
         config = config_from(args.preset, **changes)
-    except (ValueError, OSError) as e:
-        print(f'atomvision train: {e}', file=sys.stderr)
-        return 2
+    except (ValueError, OSError) as e: raise UserError(str(e)) from e
     try: run = train(config, Path(args.run_dir) if args.run_dir else preset_run_dir(args.preset, config), resume=not args.restart, verbose=not args.quiet)
-    except ValueError as e: # e.g. resuming with settings that would change what is learned
-        print(f'atomvision train: {e}', file=sys.stderr)
-        return 2
+    except ValueError as e: raise UserError(str(e)) from e # e.g. resuming with settings that would change what is learned
     if not args.quiet: print(f'run folder: {run}')
     return 0
 
@@ -191,9 +189,7 @@ def cmd_tune(args) -> int:
     try:
         changes = json.loads(args.config) if args.config else {}
         study = tune(args.trials, args.timeout, args.storage, args.study, args.preset, verbose=not args.quiet, **changes)
-    except ValueError as e:
-        print(f'atomvision tune: {e}', file=sys.stderr)
-        return 2
+    except ValueError as e: raise UserError(str(e)) from e
     done = [t for t in study.trials if t.value is not None and t.state.name == 'COMPLETE']
     print(f'study {args.study}: {len(study.trials)} trials ({len(done)} complete)')
     if done: print(f'best: trial {study.best_trial.number}, value {study.best_value:.4f}, {study.best_params}\n'
@@ -209,24 +205,24 @@ def _checkpoint(args, command: str) -> Path | None:
     from atomvision.train import config_from
     checkpoint = Path(args.checkpoint) if args.checkpoint else preset_run_dir('cpu', config_from('cpu'))
     if checkpoint.exists(): return checkpoint
-    print(f'atomvision {command}: no checkpoint {checkpoint}: train first (atomvision train) or pass --checkpoint', file=sys.stderr)
-    return None
+    raise UserError(f'no checkpoint {checkpoint}: train first (atomvision train) or pass --checkpoint')
 
 def cmd_evaluate(args) -> int:
     "Evaluate a checkpoint, run or ensemble folder on the val split of the store, or on any folder of photos with a split file."
     import json
     from atomvision.core import atomic_write
-    from atomvision.evaluate import evaluate_run, load_split_file
+    from atomvision.evaluate import evaluate_run, load_members, load_split_file
     checkpoint = _checkpoint(args, 'evaluate')
     if checkpoint is None: return 1
     out = Path(args.out) if args.out else (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'evaluation'
     images = class_ids = None
     if args.images or args.split:
         if not (args.images and args.split):
-            print('atomvision evaluate: --images and --split go together', file=sys.stderr)
-            return 2
+            raise UserError('--images and --split go together')
         images, class_ids, problems = load_split_file(Path(args.images), Path(args.split))
         for problem in problems: print(f'skipped {problem}', file=sys.stderr)
+    try: load_members(checkpoint, 1)
+    except (ValueError, OSError) as e: raise UserError(str(e)) from e
     result = evaluate_run(checkpoint, mc_samples=args.mc_samples, out=out, images=images, class_ids=class_ids,
                           label=str(args.split) if args.split else 'val', path=args.path, members=args.members)
     weight = result['summary'].get('blend_weight')
@@ -272,6 +268,7 @@ def make_parser() -> argparse.ArgumentParser:
     "The argument parser of the `atomvision` command."
     parser = argparse.ArgumentParser(prog='atomvision', description='Element content of food: data, exploration and photo-based prediction.')
     parser.add_argument('--version', action='version', version=f'atomvision {__version__}')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error (allowed anywhere on the line)')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     commands.add_parser('info', help='print the element registry and the data inventory').set_defaults(func=cmd_info)
     fetch_parser = commands.add_parser('fetch', help='fetch and verify the source files; print the inventory')
@@ -325,12 +322,28 @@ def make_parser() -> argparse.ArgumentParser:
     commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
     return parser
 
+def _user_errors() -> tuple:
+    from atomvision.core import ReaderError
+    from atomvision.fetch import FetchError
+    from atomvision.usda_fdc import FdcError
+    return (UserError, ReaderError, FetchError, FdcError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+USER_ERRORS = _user_errors()
+
 def main(argv: list[str] | None = None, # arguments; default `sys.argv[1:]`
         ) -> int:
     "Entry point of the `atomvision` console script."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = '--debug' in argv # anywhere on the line: show the traceback instead of one line
+    argv = [a for a in argv if a != '--debug']
     parser = make_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    return args.func(args)
+    try: return args.func(args)
+    except USER_ERRORS as e:
+        if debug: raise
+        message = ' '.join(str(e).split()) or type(e).__name__
+        print(f'atomvision {args.command}: {message} (--debug shows the traceback)', file=sys.stderr)
+        return EXIT_USER_ERROR

@@ -487,7 +487,12 @@ def save_model(model: ElementViT, path: Path, extra: dict | None = None) -> Path
 
 def checkpoint_config(path: Path) -> tuple[ViTConfig, dict]:
     "The config stored in a checkpoint, and its other metadata."
-    with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f'{path}: no such checkpoint')
+    if path.is_dir(): raise IsADirectoryError(f'{path}: a folder, not a checkpoint file')
+    try:
+        with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
+    except Exception as e: raise ValueError(f'{path}: not an atomvision ViT checkpoint (not a safetensors file: {e})') from None
     if meta.get('format') != 'atomvision-vit-1': raise ValueError(f'{path}: not an atomvision ViT checkpoint')
     raw = json.loads(meta['config'])
     raw['scales'], raw['elements'] = tuple(raw['scales']), tuple(raw['elements'])

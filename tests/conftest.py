@@ -10,7 +10,9 @@ the summary at the end counts notebooks and cells.
 import configparser
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -68,6 +70,12 @@ def notebook_runs(request):
     "Start every notebook at once (bounded by the worker count); tests wait for their own."
     skip = settings()['tst_flags'].split()
     force = os.environ.get('NBDEV_FLAGS', '').split() + (['mirror'] if mirror_present() else [])
+    if 'ATOMVISION_DATA' not in os.environ and 'slow' not in force:
+        # tests write into a temporary data folder, never the project's data/ (the slow cells use the real runs there)
+        scratch = tempfile.mkdtemp(prefix='atomvision-test-data-')
+        os.environ['ATOMVISION_DATA'] = scratch
+        request.config.stash[_DATA] = scratch
+        request.addfinalizer(lambda: (shutil.rmtree(scratch, ignore_errors=True), os.environ.pop('ATOMVISION_DATA', None)))
     workers = int(os.environ.get('ATOMVISION_TEST_WORKERS', os.cpu_count() or 1))
     pool = ThreadPoolExecutor(max_workers=workers)
     request.addfinalizer(pool.shutdown)
@@ -79,6 +87,7 @@ def notebook_runs(request):
 
 
 _STATS = pytest.StashKey[dict]()
+_DATA = pytest.StashKey[str]()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -95,3 +104,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                 f"{total['with_tests']} with tests, {total['skipped']} skipped by flag")
     terminalreporter.write_line(f"{total['skipped_mirror']} cells skipped because the mirror is absent (set ATOMVISION_MIRROR)"
                                 if total['skipped_mirror'] else "mirror present: no cell skipped for it")
+    scratch = config.stash.get(_DATA, None)
+    terminalreporter.write_line(f"data written to a temporary folder ({scratch}, removed), not the project's data/" if scratch
+                                else f"data folder: {os.environ.get('ATOMVISION_DATA') or 'the project data/ (slow cells use its runs)'}")
