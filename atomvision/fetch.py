@@ -235,10 +235,18 @@ def _download(f: SourceFile, target: Path) -> None:
         pooch.retrieve(f.url, known_hash=f'sha256:{f.sha256}', fname=target.name, path=target.parent, progressbar=progress)
         return
     archives = cache_dir() / '_archives'
-    archive = pooch.retrieve(f.url, known_hash=None, fname=PurePosixPath(f.url).name, path=archives, progressbar=True)
+    # no release archive is registered with its own sha256 (the agencies publish none and this machine cannot download
+    # them to compute one); each member is verified instead, and an archive that does not hold the registered member is
+    # removed, so that it is never reused
+    archive = Path(pooch.retrieve(f.url, known_hash=None, fname=PurePosixPath(f.url).name, path=archives, progressbar=True))
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        unpacked = safe_unzip(Path(archive), Path(tmp), [f.member])[0]
-        _check(unpacked, f, 'downloaded')
+        try:
+            unpacked = safe_unzip(archive, Path(tmp), [f.member])[0]
+            _check(unpacked, f, 'downloaded')
+        except (FetchError, zipfile.BadZipFile, OSError) as e:
+            archive.unlink(missing_ok=True)
+            raise FetchError(f'{f.path}: the archive {archive} (the cache of downloaded archives, {archives}) did not hold the registered '
+                             f'file: {e}. The archive was removed; the next fetch downloads it again.') from e
         os.replace(unpacked, target)
 
 # %% ../nbs/01_fetch.ipynb #5b9d41f4
@@ -249,6 +257,7 @@ def fetch_file(file: str | SourceFile, # a path in `FILES`, or a `SourceFile`
     if isinstance(file, str) and file not in FILES: raise FetchError(f'unknown file {file!r}')
     f = FILES[file] if isinstance(file, str) else file
     target = cache_dir() / f.path
+    if target.is_dir(): raise FetchError(f'{f.path}: the cache holds a directory where the file should be ({target}); remove it and fetch again')
     if target.exists() and target.stat().st_size == f.size and sha256_of(target) == f.sha256: return target, 'cache'
     target.parent.mkdir(parents=True, exist_ok=True)
     mirror = mirror if mirror is not None else mirror_dir()
@@ -256,6 +265,7 @@ def fetch_file(file: str | SourceFile, # a path in `FILES`, or a `SourceFile`
     if mirror is not None:
         candidate = Path(mirror) / f.path
         looked.append(f'mirror {candidate} (missing)' if not candidate.exists() else str(candidate))
+        if candidate.is_dir(): raise FetchError(f'{f.path}: the mirror holds a directory where the file should be ({candidate})')
         if candidate.exists():
             _check(candidate, f, 'mirror')
             atomic_copy(candidate, target)
@@ -306,6 +316,7 @@ def fetch_tree(tree: str | SourceTree, mirror: Path | None = None,
     origins, lines = set(), []
     for path in tqdm(paths or tree_paths(tree, mirror), desc=tree.name, unit='file', disable=None):
         target = cache_dir() / path
+        if target.is_dir(): raise FetchError(f'{path} (tree {tree.name}): the cache holds a directory where the file should be ({target})')
         if target.exists(): origins.add('cache')
         else:
             candidate = Path(mirror) / path if mirror is not None else None
@@ -319,9 +330,10 @@ def fetch_tree(tree: str | SourceTree, mirror: Path | None = None,
         lines.append(f'{path}|{sha256_of(target)}')
     digest = hashlib.sha256('\n'.join(sorted(lines)).encode()).hexdigest()
     if digest != tree.sha256 or len(lines) != tree.count:
+        for line in lines: (cache_dir() / line.split('|')[0]).unlink(missing_ok=True) # unverified: never left in the cache
         raise FetchError(f'{tree.name}: the {len(lines)} files fetched differ from the registered release ({tree.count} files, tree sha256 '
-                         f'{tree.sha256}; got {digest}). Replace the copy in {cache_dir()} / the mirror with the official files '
-                         f'({SOURCES[tree.name.split("/")[0]].page_url}).')
+                         f'{tree.sha256}; got {digest}). They were removed from the cache ({cache_dir()}); replace the copy in the '
+                         f'mirror with the official files ({SOURCES[tree.name.split("/")[0]].page_url}).')
     return cache_dir() / tree.name.split('/')[0], '+'.join(sorted(origins))
 
 # %% ../nbs/01_fetch.ipynb #6ad447a1
