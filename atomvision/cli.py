@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import io
 import sys
 from pathlib import Path
@@ -18,98 +19,61 @@ from .fetch import SOURCES, FetchError, fetch
 from .core import BOUNDS
 
 # %% auto #0
-__all__ = ['MIN_SIDE', 'EXIT_USER_ERROR', 'USER_ERRORS', 'read_photo', 'predict_photo', 'prediction_path', 'predict_photos',
-           'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report', 'cmd_train', 'cmd_tune', 'preset_run_dir',
-           'cmd_evaluate', 'cmd_predict', 'cmd_run', 'make_parser', 'main']
+__all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'predict_photos', 'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report',
+           'cmd_train', 'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_run', 'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
-MIN_SIDE = 32
+def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, overlays: Path | None = None,
+                   fmt: str = 'table', out: Path | None = None) -> list:
+    "Predict photos (files, folders, globs) and print or write the result in `fmt`; the photos that failed, with reasons."
+    from atomvision.predict import Predictor, photo_files, predict_files, records_json
+    files = photo_files(photos)
+    if not files: raise UserError('no photos found in ' + ', '.join(map(str, photos)))
+    if not any(_opens(f) for f in files): raise UserError(f'none of the {len(files)} photo(s) could be read') # before the model loads
+    try: predictor = Predictor(checkpoint)
+    except (ValueError, OSError) as e: raise UserError(' '.join(str(e).split())) from e
+    records = predict_files(predictor, files, mc_samples, tta)
+    failures = records[records.error != ''][['path', 'error']].values.tolist()
+    for path, error in failures: print(f'{path}: skipped: {error}', file=sys.stderr)
+    if len(failures) == len(files): raise UserError(f'none of the {len(files)} photo(s) could be read')
+    if fmt in ('csv', 'json'):
+        text = records.to_csv(index=False) if fmt == 'csv' else json.dumps(records_json(records), indent=1)
+        if out: atomic_write(Path(out), lambda p: p.write_text(text, encoding='utf-8')); print(f'{len(files) - len(failures)} photo(s) predicted: {out}', file=sys.stderr)
+        else: sys.stdout.write(text)
+        return failures
+    _print_tables(predictor, records, overlays)
+    return failures
 
-def read_photo(path: Path, size: int = 256):
-    "uint8 tensor [3, size, size] of a photo; `ValueError` saying why a file cannot be used."
-    import torch
-    from PIL import Image, UnidentifiedImageError
-    from atomvision.images import load_photo
-    if not path.exists(): raise ValueError('no such file')
+def _opens(path: Path) -> bool:
+    "Whether `path` opens as an image (its header only: cheap)."
+    from PIL import Image
     try:
-        with Image.open(path) as image:
-            image.load()
-            if min(image.size) < MIN_SIDE: raise ValueError(f'too small ({image.size[0]}x{image.size[1]} px; at least {MIN_SIDE} px a side)')
-    except UnidentifiedImageError: raise ValueError('not an image (PIL cannot identify it)') from None
-    except OSError as e: raise ValueError(f'unreadable image ({e})') from None
-    return torch.from_numpy(load_photo(path, size)).permute(2, 0, 1)
+        with Image.open(path) as image: return min(image.size) > 0
+    except Exception: return False
 
-def predict_photo(models, image, mean, std, image_size: int, mc_samples: int = 16, tta: int = 1, refs=None, path: str = 'direct',
-                  blend_weight: float = 1.0):
-    """Prediction for one uint8 image [3, S, S], pooled over `tta` views, the ensemble `models` (a model or a list) and
-    their MC-dropout passes, by `path` ('direct', 'mixture' or 'blend'; see `evaluate.combine`)."""
-    import torch
-    from atomvision.evaluate import combine
-    from atomvision.images import augment, normalize, sample_seeds
-    from atomvision.vit import sample_outputs
-    models = models if isinstance(models, (list, tuple)) else [models]
-    views = [augment(image[None], image_size, None, train=False)]
-    if tta > 1: views += [augment(image[None], image_size, sample_seeds(0, 0, torch.tensor([k])), train=True) for k in range(tta - 1)]
-    outs = [sample_outputs(m, normalize(v, mean, std), mc_samples=mc_samples, seed=k) for k, v in enumerate(views) for m in models]
-    pooled = {key: torch.cat([o[key] for o in outs]) if outs[0][key] is not None else None for key in outs[0]}
-    return combine(pooled, refs, path, blend_weight, models[0].config.elements)
-
-def prediction_path(checkpoint: Path, models: list) -> tuple[str, float]:
-    """(path, blend weight) for a checkpoint: the blend weight that `atomvision evaluate` chose on val and saved beside
-    the run (blend.json), else the mixture path for models that name classes, else the direct head."""
-    import json
-    if models[0].class_head is None: return 'direct', 0.0
-    saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
-    if saved.exists(): return 'blend', float(json.loads(saved.read_text())['blend_weight'])
-    return 'mixture', 1.0
-
-def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, out: Path | None = None) -> list:
-    "Print each photo's element table and save its attention overlay; the photos that failed, with reasons."
-    import json
-    import h5py
+def _print_tables(predictor, records: pd.DataFrame, overlays: Path | None) -> None:
+    "The table of each photo, and its attention overlay saved as a PNG."
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    import numpy as np
     from atomvision.core import ELEMENT_BY_SYMBOL
-    from atomvision.evaluate import load_members, nearest_classes
-    from atomvision.images import ImageStoreDataset, augment, default_store, normalize
-    from atomvision.vit import attention_maps, plot_overlay
-    failures, images = [], {}
-    for photo in photos: # photos first: a bad photo should not wait for the model
-        try: images[photo] = read_photo(photo)
-        except ValueError as e: print(f'{photo}: skipped: {e}', file=sys.stderr); failures.append((str(photo), str(e)))
-    if not images: raise UserError(f'none of the {len(photos)} photo(s) could be read')
-    try: models = load_members(checkpoint)
-    except (ValueError, OSError) as e: raise UserError(str(e)) from e
-    store = default_store()
-    if not store.is_file(): raise UserError(f'no image store at {store}: it holds the reference profiles; run `atomvision run` (or build the store) first')
-    path, blend_weight = prediction_path(Path(checkpoint), models)
-    config = models[0].config
-    model = models[0]
-    train_set = ImageStoreDataset(store, 'train', limit=1)
-    with h5py.File(store) as f: links = pd.read_json(io.StringIO(f.attrs['links']), orient='records')
-    out = Path(out) if out else data_dir() / 'predictions'
-    for photo, image in images.items():
-        pred = predict_photo(models, image, train_set.mean, train_set.std, config.image_size, mc_samples, tta, train_set.references, path, blend_weight)
-        low, high = pred.interval_mg_kg(0.9)
-        table = pd.DataFrame(dict(element=[f'{s} {ELEMENT_BY_SYMBOL[s].name}' for s in pred.elements],
-                                  median_mg_kg=pred.median_mg_kg[0].numpy(), low90_mg_kg=low[0].numpy(), high90_mg_kg=high[0].numpy(),
-                                  confidence=pred.confidence[0].numpy()))
-        nearest = train_set.references.class_names[int(nearest_classes(pred, train_set.references)[0])]
-        linked = links[links.class_name == nearest]
-        foods = list(dict.fromkeys(linked.food_name + ' [' + linked.source + ']'))[:3]
-        print(f'\n{photo}  (prediction path: {pred.path}; {"most probable food" if pred.class_probs is not None else "closest profile"}: {nearest}; '
-              f'foods: {"; ".join(foods) or "none linked"})')
-        with pd.option_context('display.float_format', lambda v: f'{v:.4g}', 'display.width', 160):
-            print(table.to_string(index=False))
-        heat = attention_maps(model, normalize(augment(image[None], config.image_size, None, train=False), train_set.mean, train_set.std))[0]
-        fig = plot_overlay(augment(image[None], config.image_size, None, train=False)[0], heat, f'{photo.name}: attention rollout')
-        out.mkdir(parents=True, exist_ok=True)
-        target = out / f'{photo.stem}_attention.png'
+    from atomvision.images import preprocess, read_photo
+    from atomvision.vit import plot_overlay
+    from atomvision.images import augment
+    overlays = Path(overlays) if overlays else data_dir() / 'predictions'
+    for path, rows in records[records.error == ''].groupby('path', sort=False):
+        first = rows.iloc[0]
+        print(f"\n{path}  (prediction path: {first.prediction_path}; closest: {first.closest_class}; foods: {first.closest_foods or 'none linked'})")
+        table = rows.assign(element=rows.element.map(lambda s: f'{s} {ELEMENT_BY_SYMBOL[s].name}'))[
+            ['element', 'median_mg_kg', 'low90_mg_kg', 'high90_mg_kg', 'confidence']]
+        with pd.option_context('display.float_format', lambda v: f'{v:.4g}', 'display.width', 160): print(table.to_string(index=False))
+        image = read_photo(Path(path))
+        heat = predictor.attention(image)
+        fig = plot_overlay(augment(image[None], predictor.config.image_size, None, train=False)[0], heat, f'{Path(path).name}: attention rollout')
+        overlays.mkdir(parents=True, exist_ok=True)
+        target = overlays / f'{Path(path).stem}_attention.png'
         atomic_write(target, lambda p: fig.savefig(p, dpi=100, format='png')); plt.close(fig)
         print(f'attention overlay: {target}')
-    return failures
 
 # %% ../nbs/11_cli.ipynb #d8bc7532
 class UserError(Exception):
@@ -239,7 +203,8 @@ def cmd_predict(args) -> int:
     "Element profile of each photo, with uncertainty, closest foods and an attention overlay."
     checkpoint = _checkpoint(args, 'predict')
     if checkpoint is None: return 1
-    failures = predict_photos([Path(p) for p in args.photos], checkpoint, args.mc_samples, args.tta, Path(args.out) if args.out else None)
+    failures = predict_photos(args.photos, checkpoint, args.mc_samples, args.tta, Path(args.overlays) if args.overlays else None,
+                              args.format, Path(args.out) if args.out else None)
     return 1 if failures else 0
 
 def cmd_run(args) -> int:
@@ -304,11 +269,13 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate_parser.add_argument('--out', help='output folder (default: <run>/evaluation)')
     evaluate_parser.set_defaults(func=cmd_evaluate)
     predict_parser = commands.add_parser('predict', help='predict the element profile of photos')
-    predict_parser.add_argument('photos', nargs='+', metavar='PHOTO', help='JPEG or PNG files')
+    predict_parser.add_argument('photos', nargs='+', metavar='PHOTO', help='photo files, folders of photos, or glob patterns')
     predict_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
     predict_parser.add_argument('--mc-samples', type=int, default=16, help='Monte Carlo dropout passes (default 16)')
     predict_parser.add_argument('--tta', type=int, default=1, help='test-time augmentation: average N flipped/cropped views')
-    predict_parser.add_argument('--out', help='folder for the attention overlays (default: beside each photo\'s name in data/predictions)')
+    predict_parser.add_argument('--format', choices=('table', 'csv', 'json'), default='table', help='table (default), or csv / json records')
+    predict_parser.add_argument('--out', help='file for the csv or json records (default: stdout)')
+    predict_parser.add_argument('--overlays', help='folder for the attention overlays of the table format (default: data/predictions)')
     predict_parser.set_defaults(func=cmd_predict)
     tune_parser = commands.add_parser('tune', help='search hyperparameters with Optuna (TPE, median pruning; resumable)')
     tune_parser.add_argument('--trials', type=int, default=20, help='trials to run now (default 20)')

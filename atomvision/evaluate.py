@@ -17,7 +17,7 @@ import seaborn as sns
 import torch
 
 from .core import PANEL, atomic_write, data_dir, pick_device
-from .images import ImageStoreDataset, References, augment, default_store, load_photo, make_targets, normalize
+from .images import ImageStoreDataset, References, augment, default_store, load_photo, make_targets, normalize, preprocess
 from .vit import Z90, ElementPrediction, attention_maps, checkpoint_config, load_model, plot_overlay, predict, sample_outputs
 
 # %% auto #0
@@ -64,7 +64,7 @@ def ensemble_outputs(models: list, images: torch.Tensor, # uint8 [N, 3, S, S]
     "Per-pass outputs over every member and MC-dropout pass (one pass for a member without dropout): `mean`, `var` [passes, N, E], `class_probs` [passes, N, C] or None."
     parts = []
     for start in range(0, len(images), batch_size):
-        x = normalize(augment(images[start:start + batch_size], image_size, None, train=False), mean, std)
+        x = preprocess(images[start:start + batch_size], image_size, mean, std)
         outs = [sample_outputs(m, x, mc_samples=mc_samples if has_dropout(m) else 0, seed=start + 1000 * k) for k, m in enumerate(models)]
         parts.append({key: torch.cat([o[key] for o in outs]) if outs[0][key] is not None else None for key in outs[0]})
     return {key: torch.cat([p[key] for p in parts], dim=1) if parts[0][key] is not None else None for key in parts[0]}
@@ -335,7 +335,7 @@ def attention_view(model, image: torch.Tensor, mean, std, image_size: int, eleme
                    head: int | None = None, mc_samples: int = 8):
     "(figure, element table) for one uint8 image [3, S, S]: rollout, an element's gradient map, or one layer/head's CLS attention."
     from atomvision.vit import capture_attention, element_attention_maps
-    x = normalize(augment(image[None], image_size, None, train=False), mean, std)
+    x = preprocess(image[None], image_size, mean, std)
     shown = augment(image[None], image_size, None, train=False)[0]
     if layer is not None:
         with torch.no_grad(), capture_attention(model) as captured: model.eval()(x)
@@ -358,7 +358,7 @@ class AttentionExplorer:
         import ipywidgets as w
         self.model = load_model(checkpoint).eval()
         self.image_size = checkpoint_config(checkpoint)[0].image_size
-        self.data = ImageStoreDataset(Path(store) if store else data_dir() / 'images' / 'grocery_256.h5', 'val')
+        self.data = ImageStoreDataset(Path(store) if store else default_store(), 'val')
         names = [f'{i}: {self.data.references.class_names[c]}' for i, c in enumerate(self.data.class_ids)]
         self.photo = w.Dropdown(options=list(zip(names, range(len(names)))), description='Photo')
         self.path = w.Text(placeholder='or a JPEG/PNG path', description='File')
@@ -371,7 +371,7 @@ class AttentionExplorer:
         self.update()
 
     def image(self) -> torch.Tensor:
-        from atomvision.cli import read_photo
+        from atomvision.images import read_photo
         return read_photo(Path(self.path.value)) if self.path.value.strip() else self.data[self.photo.value][0]
 
     def update(self, *_):

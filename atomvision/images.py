@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .core import PANEL, atomic_write, bound_values, data_dir, is_censored, pick_device
 from .fetch import FILES, TREES, fetch_file, fetch_tree
@@ -28,9 +28,9 @@ from .harmonize import Dataset
 from .linking import link_foods
 
 # %% auto #0
-__all__ = ['LINK_TABLE', 'grocery_classes', 'grocery_split', 'resolve_links', 'References', 'reference_distributions',
-           'load_photo', 'build_image_store', 'augment', 'mix_batch', 'sample_seeds', 'ImageStoreDataset',
-           'default_store', 'make_targets', 'normalize']
+__all__ = ['LINK_TABLE', 'MIN_SIDE', 'grocery_classes', 'grocery_split', 'resolve_links', 'References', 'reference_distributions',
+           'load_photo', 'read_photo', 'build_image_store', 'augment', 'mix_batch', 'sample_seeds', 'ImageStoreDataset',
+           'default_store', 'make_targets', 'normalize', 'preprocess']
 
 # %% ../nbs/08_images.ipynb #aec2c55a
 def grocery_classes() -> pd.DataFrame:
@@ -162,6 +162,21 @@ def load_photo(path: Path, size: int = 256) -> np.ndarray:
         w, h = image.size
         left, top = (w - size) // 2, (h - size) // 2
         return np.array(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+MIN_SIDE = 32 # pixels: a smaller photo holds too little to predict from
+
+def read_photo(path: Path, size: int = 256) -> torch.Tensor:
+    "uint8 tensor [3, size, size] of a photo file; `ValueError` saying why a file cannot be used."
+    path = Path(path)
+    if not path.exists(): raise ValueError('no such file')
+    if path.is_dir(): raise ValueError('a folder, not a photo')
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if min(image.size) < MIN_SIDE: raise ValueError(f'too small ({image.size[0]}x{image.size[1]} px; at least {MIN_SIDE} px a side)')
+    except UnidentifiedImageError: raise ValueError('not an image (PIL cannot identify it)') from None
+    except OSError as e: raise ValueError(f'unreadable image ({e})') from None
+    return torch.from_numpy(load_photo(path, size)).permute(2, 0, 1)
 
 def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
@@ -381,3 +396,8 @@ def make_targets(refs: References, class_ids: torch.Tensor, seeds: torch.Tensor 
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     "Images in [0, 1] standardised with the store's channel mean and std."
     return (images - mean.to(images)[None, :, None, None]) / std.to(images)[None, :, None, None]
+
+def preprocess(images: torch.Tensor, # uint8 [N, 3, S, S]
+               image_size: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    "The evaluation view of photos, as every prediction sees them: centre crop at `image_size`, standardised."
+    return normalize(augment(images, image_size, None, train=False), mean, std)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import PANEL, atomic_write, data_dir, pick_device, project_root, seed_everything
-from .images import ImageStoreDataset, augment, default_store, make_targets, mix_batch, normalize, sample_seeds
+from .images import ImageStoreDataset, augment, default_store, make_targets, mix_batch, normalize, sample_seeds, preprocess
 from .vit import Z90, ElementViT, attention_maps, element_loss, save_model, vit_config
 
 # %% auto #0
@@ -183,7 +183,7 @@ def evaluate_loss(model, data: ImageStoreDataset, config: TrainConfig, device, b
         idx = list(range(start, min(start + batch_size, len(data))))
         images = torch.stack([data[i][0] for i in idx]).to(device)
         class_ids = torch.as_tensor([data[i][2] for i in idx])
-        x = normalize(augment(images, config.image_size, None, train=False), data.mean, data.std)
+        x = preprocess(images, config.image_size, data.mean, data.std)
         target, measured, censored = [t.to(device) for t in make_targets(data.references, class_ids, mode='central')]
         out = model.outputs(x)
         mean, log_var = out['mean'].float(), out['log_var'].float()
