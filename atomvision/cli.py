@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import io
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ from .core import BOUNDS
 
 # %% auto #0
 __all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'predict_photos', 'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report',
-           'cmd_train', 'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_run', 'make_parser', 'main']
+           'cmd_train', 'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_run',
+           'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
 def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, overlays: Path | None = None,
@@ -207,6 +209,17 @@ def cmd_predict(args) -> int:
                               args.format, Path(args.out) if args.out else None)
     return 1 if failures else 0
 
+def cmd_serve(args) -> int:
+    "Serve the model over HTTP (FastAPI on uvicorn) with its web page."
+    from atomvision.serve import check_bind, serve
+    checkpoint = _checkpoint(args, 'serve')
+    token = args.token or os.environ.get('ATOMVISION_TOKEN') or None
+    try: check_bind(args.host, token)
+    except ValueError as e: raise UserError(str(e)) from e
+    print(f'atomvision serve: http://{args.host}:{args.port}/ ({"token required" if token else "no token: loopback only"}; Ctrl-C stops)', file=sys.stderr)
+    serve(checkpoint, args.host, args.port, token, args.cors_origin, args.max_batch, args.max_wait_ms, args.mc_samples)
+    return 0
+
 def cmd_run(args) -> int:
     "The main job: fetch, build, report, image store, CPU training run, evaluation; then where the results are."
     from atomvision.harmonize import load_dataset
@@ -286,6 +299,16 @@ def make_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument('--config', help='settings to change in the base, as JSON text')
     tune_parser.add_argument('--quiet', action='store_true')
     tune_parser.set_defaults(func=cmd_tune)
+    serve_parser = commands.add_parser('serve', help='serve the model over HTTP, with a web page')
+    serve_parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1; any other needs a token)')
+    serve_parser.add_argument('--port', type=int, default=8000)
+    serve_parser.add_argument('--checkpoint', help='checkpoint, run or ensemble folder (default: the quick CPU run)')
+    serve_parser.add_argument('--token', help='bearer token required on every endpoint but /health (or ATOMVISION_TOKEN)')
+    serve_parser.add_argument('--cors-origin', help='allow this one origin to call the API from a browser (default: CORS off)')
+    serve_parser.add_argument('--max-batch', type=int, default=16, help='micro-batching: most photos per model call (default 16)')
+    serve_parser.add_argument('--max-wait-ms', type=float, default=5.0, help='micro-batching: longest wait for more photos (default 5 ms)')
+    serve_parser.add_argument('--mc-samples', type=int, default=8, help='default MC-dropout passes per photo (default 8)')
+    serve_parser.set_defaults(func=cmd_serve)
     commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
     return parser
 
