@@ -21,8 +21,8 @@ from .core import BOUNDS
 
 # %% auto #0
 __all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'predict_photos', 'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report',
-           'cmd_train', 'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_run',
-           'make_parser', 'main']
+           'cmd_train', 'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_export',
+           'cmd_run', 'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
 def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, overlays: Path | None = None,
@@ -217,7 +217,24 @@ def cmd_serve(args) -> int:
     try: check_bind(args.host, token)
     except ValueError as e: raise UserError(str(e)) from e
     print(f'atomvision serve: http://{args.host}:{args.port}/ ({"token required" if token else "no token: loopback only"}; Ctrl-C stops)', file=sys.stderr)
-    serve(checkpoint, args.host, args.port, token, args.cors_origin, args.max_batch, args.max_wait_ms, args.mc_samples)
+    serve(checkpoint, args.host, args.port, token, args.cors_origin, args.max_batch, args.max_wait_ms, args.mc_samples, engine=args.engine)
+    return 0
+
+def cmd_export(args) -> int:
+    "Export the model as ONNX (fp32), or INT8 calibrated on training photos of the store."
+    from atomvision.evaluate import load_members
+    from atomvision.export import export_onnx, quantize_int8
+    checkpoint = _checkpoint(args, 'export')
+    try: config = load_members(checkpoint, 1)[0].config
+    except (ValueError, OSError) as e: raise UserError(str(e)) from e
+    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    out = Path(args.out) if args.out else folder / ('model-int8.onnx' if args.format == 'onnx-int8' else 'model.onnx')
+    fp32 = export_onnx(checkpoint, out if args.format == 'onnx' else folder / 'model.onnx')
+    if args.format == 'onnx-int8':
+        from atomvision.images import default_store
+        if not default_store().is_file(): raise UserError(f'no image store at {default_store()}: INT8 calibrates on its training photos')
+        quantize_int8(fp32, out, default_store(), config.image_size)
+    print(f'{args.format}: {out} ({out.stat().st_size / 1e6:.1f} MB)')
     return 0
 
 def cmd_run(args) -> int:
@@ -308,7 +325,14 @@ def make_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument('--max-batch', type=int, default=16, help='micro-batching: most photos per model call (default 16)')
     serve_parser.add_argument('--max-wait-ms', type=float, default=5.0, help='micro-batching: longest wait for more photos (default 5 ms)')
     serve_parser.add_argument('--mc-samples', type=int, default=8, help='default MC-dropout passes per photo (default 8)')
+    serve_parser.add_argument('--engine', choices=('torch', 'torch-bf16', 'onnx', 'onnx-int8'), default='torch',
+                              help='torch (default), torch-bf16, onnx or onnx-int8 (ONNX: one deterministic pass)')
     serve_parser.set_defaults(func=cmd_serve)
+    export_parser = commands.add_parser('export', help='export the model as ONNX or INT8 ONNX')
+    export_parser.add_argument('--format', choices=('onnx', 'onnx-int8'), default='onnx')
+    export_parser.add_argument('--checkpoint', help='checkpoint or run folder (default: the quick CPU run)')
+    export_parser.add_argument('--out', help='the .onnx file to write (default: beside the checkpoint)')
+    export_parser.set_defaults(func=cmd_export)
     commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
     return parser
 

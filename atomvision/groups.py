@@ -132,7 +132,7 @@ def harmonized_group(source: pd.Series, group: pd.Series, name: pd.Series) -> pd
 # %% ../nbs/05a_groups.ipynb #825ce83b
 _COOKED = r'cooked|boiled|baked|fried|roasted|grilled|broiled|steamed|braised|stewed|simmered|poached|microwaved|sauteed|toasted|stir-fried|' \
           r'cuit|cuite|cuits|cuites|bouilli|bouillie|roti|rotie|grille|grillee|frit|frite|frites|poele|poelee|vapeur|braise|mijote|saute|sautee|au four'
-_PROCESSED = r'canned|dried|dehydrated|smoked|cured|pickled|frozen|juice|jam|sweetened|salted|powder|powdered|concentrate|prepacked|' \
+_PROCESSED = r'canned|dried|dehydrated|smoked|cured|pickled|preserved|brined|candied|marinated|frozen|juice|jam|sweetened|salted|powder|powdered|concentrate|prepacked|' \
              r'pasteuri[sz]ed|uht|ready-to-eat|ready-to-drink|bottled|conserve|appertise|seche|sechee|deshydrate|fume|fumee|surgele|surgelee|' \
              r'confiture|jus|en poudre|pret a|pasteurise|concentre'
 _RAW = r'raw|fresh|cru|crue|crus|crues|frais|fraiche|fraiches'

@@ -23,8 +23,8 @@ from .images import ImageStoreDataset, augment, default_store, normalize, prepro
 from .vit import Z90, ElementPrediction, attention_maps, sample_outputs
 
 # %% auto #0
-__all__ = ['RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'prediction_path', 'checkpoint_digest', 'Predictor', 'prediction_records',
-           'records_json', 'photo_files', 'predict_files']
+__all__ = ['ENGINES', 'RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'prediction_path', 'checkpoint_digest', 'Predictor',
+           'prediction_records', 'records_json', 'photo_files', 'predict_files']
 
 # %% ../nbs/10b_predict.ipynb #51c31721
 def prediction_path(checkpoint: Path, models: list) -> tuple[str, float]:
@@ -43,13 +43,23 @@ def checkpoint_digest(checkpoint: Path) -> str:
     for f in files: digest.update(f.read_bytes())
     return digest.hexdigest()
 
+ENGINES = ('torch', 'torch-bf16', 'onnx', 'onnx-int8')
+
+def _as_passes(out: dict) -> dict:
+    "One pass of raw outputs in the shape of `sample_outputs`: [1, N, ...], variances and class probabilities."
+    return dict(mean=out['mean'][None].float(), var=out['log_var'][None].float().exp(),
+                class_probs=out['class_logits'][None].float().softmax(-1) if 'class_logits' in out else None)
+
 class Predictor:
     "A trained model or ensemble, ready to predict photos: store statistics, class references, links to foods, path."
     def __init__(self, checkpoint: Path, # a checkpoint file, a run folder or an ensemble folder
                  store: Path | None = None, # the image store (statistics and references); default `default_store()`
                  members: int | None = None, # use the first `members` of an ensemble
-                 threads: int | None = None): # torch threads (default: torch's choice)
-        self.checkpoint = Path(checkpoint)
+                 threads: int | None = None, # torch threads (default: torch's choice)
+                 engine: str = 'torch', # 'torch' (fp32), 'torch-bf16', 'onnx' (fp32) or 'onnx-int8' (the ONNX engines: one deterministic pass)
+                ):
+        if engine not in ENGINES: raise ValueError(f'engine must be one of {ENGINES}, not {engine!r}')
+        self.checkpoint, self.engine = Path(checkpoint), engine
         self.models = load_members(self.checkpoint, members)
         self.config = self.models[0].config
         self.path, self.blend_weight = prediction_path(self.checkpoint, self.models)
@@ -60,6 +70,23 @@ class Predictor:
         with h5py.File(self.store) as f: self.links = pd.read_json(io.StringIO(f.attrs['links']), orient='records')
         if threads: torch.set_num_threads(threads)
         self.lock = threading.Lock()
+        self.sessions = [self._session(m, k) for k, m in enumerate(self.models)] if engine.startswith('onnx') else None
+
+    def _session(self, model, k: int):
+        "The ONNX Runtime session of member `k` (exported, and quantized, beside the checkpoint on first use)."
+        from atomvision.export import OnnxModel, export_onnx, quantize_int8
+        folder = self.checkpoint if self.checkpoint.is_dir() else self.checkpoint.parent
+        fp32 = folder / f'model-{k}.onnx'
+        if not fp32.exists():
+            from atomvision.vit import save_model
+            tmp = save_model(model, folder / f'.export-{k}.safetensors')
+            try: export_onnx(tmp, fp32)
+            finally: tmp.unlink(missing_ok=True)
+        path = fp32
+        if self.engine == 'onnx-int8':
+            path = folder / f'model-{k}-int8.onnx'
+            if not path.exists(): quantize_int8(fp32, path, self.store, self.config.image_size)
+        return OnnxModel(path, model.config)
 
     @property
     def elements(self) -> tuple: return tuple(self.config.elements)
@@ -72,7 +99,10 @@ class Predictor:
             seeds = sample_seeds(0, k, torch.arange(len(images)))
             views.append(normalize(augment(images, self.config.image_size, seeds, train=True), self.mean, self.std))
         with self.lock, torch.inference_mode():
-            outs = [sample_outputs(m, v, mc_samples=mc_samples if has_dropout(m) else 0, seed=k) for k, v in enumerate(views) for m in self.models]
+            if self.sessions is not None: outs = [_as_passes(s.outputs(v)) for v in views for s in self.sessions]
+            else:
+                with torch.autocast('cpu', dtype=torch.bfloat16, enabled=self.engine == 'torch-bf16'):
+                    outs = [sample_outputs(m, v, mc_samples=mc_samples if has_dropout(m) else 0, seed=k) for k, v in enumerate(views) for m in self.models]
         return {key: torch.cat([o[key] for o in outs]) if outs[0][key] is not None else None for key in outs[0]}
 
     def predict(self, images: torch.Tensor, mc_samples: int = 8, tta: int = 1) -> ElementPrediction:

@@ -60,14 +60,21 @@ class MicroBatcher:
         self.predictor, self.max_batch, self.max_wait = predictor, max_batch, max_wait_ms / 1000
         self.requests: queue.Queue = queue.Queue()
         self.batch_sizes: list[int] = []
+        self.inflight = 0 # submitted and not yet answered
+        self.count_lock = threading.Lock()
         self.worker = threading.Thread(target=self._run, name='atomvision-batcher', daemon=True)
         self.worker.start()
 
     def submit(self, image: torch.Tensor, mc_samples: int = 8, tta: int = 1) -> Future:
         "A future of (ElementPrediction of one photo, closest foods) for uint8 `image` [3, S, S]."
         future = Future()
+        with self.count_lock: self.inflight += 1
+        future.add_done_callback(self._answered)
         self.requests.put((image, mc_samples, tta, future))
         return future
+
+    def _answered(self, _):
+        with self.count_lock: self.inflight -= 1
 
     def _run(self):
         while True:
@@ -75,6 +82,7 @@ class MicroBatcher:
             if first is None: return
             batch, deadline = [first], time.monotonic() + self.max_wait
             while len(batch) < self.max_batch:
+                if self.inflight <= len(batch) and self.requests.empty(): break # nobody else is waiting: no reason to wait
                 try: item = self.requests.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty: break
                 if item is None: self.requests.put(None); break
@@ -248,7 +256,8 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
                       tta: int = Form(1, ge=1, le=8)):
         predictor = ready()
         data = await file.read(MAX_UPLOAD_BYTES + 1)
-        try: image = photo_from_bytes(data)
+        from starlette.concurrency import run_in_threadpool
+        try: image = await run_in_threadpool(photo_from_bytes, data) # decoding off the event loop
         except BadPhoto as e: return JSONResponse({'error': str(e)}, status_code=e.status)
         import asyncio
         pred, closest = await asyncio.wrap_future(state['batcher'].submit(image, mc_samples_, tta))
@@ -299,7 +308,8 @@ def check_bind(host: str, token: str | None) -> None:
                          'Pass --token (or set ATOMVISION_TOKEN), or bind 127.0.0.1')
 
 def serve(checkpoint: Path, host: str = '127.0.0.1', port: int = 8000, token: str | None = None, cors_origin: str | None = None,
-          max_batch: int = 16, max_wait_ms: float = 5.0, mc_samples: int = 8, store: Path | None = None, with_dataset: bool = True):
+          max_batch: int = 16, max_wait_ms: float = 5.0, mc_samples: int = 8, store: Path | None = None, with_dataset: bool = True,
+          engine: str = 'torch'): # see `predict.ENGINES`
     "Run the service with uvicorn (one process; the model in one thread)."
     import uvicorn
     token = token or os.environ.get('ATOMVISION_TOKEN') or None
@@ -309,5 +319,5 @@ def serve(checkpoint: Path, host: str = '127.0.0.1', port: int = 8000, token: st
         from atomvision.harmonize import load_dataset
         try: dataset = load_dataset()
         except FileNotFoundError: dataset = None
-    app = create_app(lambda: Predictor(checkpoint, store), token, cors_origin, max_batch, max_wait_ms, mc_samples, dataset=dataset)
+    app = create_app(lambda: Predictor(checkpoint, store, engine=engine), token, cors_origin, max_batch, max_wait_ms, mc_samples, dataset=dataset)
     uvicorn.run(app, host=host, port=port, workers=1, log_level='warning', limit_concurrency=256)

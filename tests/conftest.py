@@ -43,16 +43,22 @@ def mirror_present() -> bool:
     return bool(value) and Path(value).expanduser().is_dir()
 
 
+def chromium_present() -> bool:
+    "Whether Debian's chromium and Playwright for Python are installed (then the `chromium` cells run)."
+    import importlib.util
+    return shutil.which('chromium') is not None and importlib.util.find_spec('playwright') is not None
+
+
 def cell_counts(path: Path, skip: set) -> dict:
     "How many code cells of `path` run, how many of them hold tests, how many are skipped by flag (and for the mirror)."
-    counts = dict(run=0, with_tests=0, skipped=0, skipped_mirror=0)
+    counts = dict(run=0, with_tests=0, skipped=0, skipped_mirror=0, skipped_chromium=0)
     for cell in json.loads(path.read_text(encoding='utf-8'))['cells']:
         if cell['cell_type'] != 'code': continue
         source = ''.join(cell['source'])
         flags = {l[2:].strip().split()[0] for l in source.splitlines() if l.startswith('#|') and l[2:].strip()}
         if 'nbdev_export(' in source: continue
         if flags & skip:
-            counts['skipped'] += 1; counts['skipped_mirror'] += 'mirror' in flags & skip
+            counts['skipped'] += 1; counts['skipped_mirror'] += 'mirror' in flags & skip; counts['skipped_chromium'] += 'chromium' in flags & skip
             continue
         counts['run'] += 1
         counts['with_tests'] += any(t in source for t in ('test_eq', 'test_close', 'test_fail', 'test_ne', 'assert '))
@@ -69,7 +75,7 @@ def _run(path: Path, skip: list, force: list) -> subprocess.CompletedProcess:
 def notebook_runs(request):
     "Start every notebook at once (bounded by the worker count); tests wait for their own."
     skip = settings()['tst_flags'].split()
-    force = os.environ.get('NBDEV_FLAGS', '').split() + (['mirror'] if mirror_present() else [])
+    force = os.environ.get('NBDEV_FLAGS', '').split() + (['mirror'] if mirror_present() else []) + (['chromium'] if chromium_present() else [])
     if 'ATOMVISION_DATA' not in os.environ and 'slow' not in force:
         # tests write into a temporary data folder, never the project's data/ (the slow cells use the real runs there)
         scratch = tempfile.mkdtemp(prefix='atomvision-test-data-')
@@ -99,11 +105,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for name, c in stats.items():
         state = 'passed' if name in passed else 'FAILED/not run'
         terminalreporter.write_line(f"{name:32} {state:15} {c['run']:3} cells run ({c['with_tests']} with tests), {c['skipped']} skipped by flag")
-    total = {k: sum(c[k] for c in stats.values()) for k in ('run', 'with_tests', 'skipped', 'skipped_mirror')}
+    total = {k: sum(c[k] for c in stats.values()) for k in ('run', 'with_tests', 'skipped', 'skipped_mirror', 'skipped_chromium')}
     terminalreporter.write_line(f"{len(passed)} of {len(stats)} notebooks passed: {total['run']} cells run, "
                                 f"{total['with_tests']} with tests, {total['skipped']} skipped by flag")
     terminalreporter.write_line(f"{total['skipped_mirror']} cells skipped because the mirror is absent (set ATOMVISION_MIRROR)"
                                 if total['skipped_mirror'] else "mirror present: no cell skipped for it")
+    terminalreporter.write_line(f"{total['skipped_chromium']} cells skipped because Chromium or Playwright is absent (the web page test)"
+                                if total['skipped_chromium'] else "chromium present: the web page was tested in it")
     scratch = config.stash.get(_DATA, None)
     terminalreporter.write_line(f"data written to a temporary folder ({scratch}, removed), not the project's data/" if scratch
                                 else f"data folder: {os.environ.get('ATOMVISION_DATA') or 'the project data/ (slow cells use its runs)'}")
