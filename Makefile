@@ -12,7 +12,7 @@ FLAGS ?=
 ATOMVISION_MIRROR ?= $(abspath $(wildcard ../shared/data))
 export ATOMVISION_MIRROR
 
-.PHONY: setup run test export readme screenshot clean-venv chromium
+.PHONY: setup run test export readme screenshot clean-venv chromium lab docs
 
 setup: $(STAMP)
 
@@ -53,6 +53,15 @@ screenshot: setup
 	@test -f data/unified/atomvision_unified.parquet || $(BIN)/atomvision build
 	$(BIN)/python tools/screenshot_explorer.py
 	$(BIN)/python tools/screenshot_serve.py --out docs/screenshots/serve_page.png
+
+# The documentation site from the notebooks (nbconvert, no Quarto) -> _docs/index.html
+docs: setup
+	$(BIN)/python tools/build_docs.py --out _docs
+
+# The workbench: JupyterLab on the notebooks, with the package installed and the project's Jupyter configuration
+# (.jupyter: no news popup). Listens on 127.0.0.1 only.
+lab: setup
+	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter $(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=nbs
 
 clean-venv:
 	rm -rf $(VENV)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import html
+import io
 from pathlib import Path
 
 import matplotlib
@@ -21,9 +22,9 @@ from .linking import link_foods
 from .stats import element_stats, panel_matrix
 
 # %% auto #0
-__all__ = ['filter_data', 'with_bound', 'plot_distributions', 'plot_censored_share', 'compare_sources', 'plot_compare_sources',
-           'plot_correlation', 'top_foods', 'plot_top_foods', 'plot_against_reference', 'explorer_view',
-           'explorer_choices', 'Explorer', 'write_report']
+__all__ = ['REPORT_CSS', 'filter_data', 'with_bound', 'plot_distributions', 'plot_censored_share', 'compare_sources',
+           'plot_compare_sources', 'plot_correlation', 'top_foods', 'plot_top_foods', 'plot_against_reference',
+           'explorer_view', 'explorer_choices', 'Explorer', 'sig3', 'write_report']
 
 # %% ../nbs/06_explore.ipynb #e1fca32d
 def filter_data(data: pd.DataFrame, # the unified long table
@@ -204,31 +205,109 @@ class Explorer:
         display(self.widget)
 
 # %% ../nbs/06_explore.ipynb #25f4084e
+def sig3(value) -> str:
+    "A number to 3 significant figures, written out (3723.48 -> '3,720', 0.0009123 -> '0.000912'); '' for missing."
+    if value is None or (isinstance(value, float) and np.isnan(value)) or pd.isna(value): return ''
+    rounded = float(f'{float(value):.3g}')
+    if rounded == 0: return '0'
+    text = np.format_float_positional(rounded, trim='-')
+    whole, _, frac = text.partition('.')
+    return f'{int(whole):,}' + (f'.{frac}' if frac else '') if abs(rounded) >= 1000 else text
+
+REPORT_CSS = """body{font:15px/1.5 system-ui,sans-serif;color:#1d2430;max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:26px;margin-bottom:4px} h2{margin-top:32px;border-bottom:1px solid #d9dde3;padding-bottom:4px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0} th,td{padding:3px 9px;border-bottom:1px solid #e6e9ee;text-align:right}
+th{background:#f2f4f7} td:first-child,th:first-child{text-align:left} .note{color:#5b6475;font-size:13px} figure{margin:16px 0}
+figcaption{color:#5b6475;font-size:13px} img{max-width:100%;border:1px solid #e6e9ee}"""
+
+def _table(frame: pd.DataFrame, numeric: list) -> str:
+    "HTML of `frame` with the `numeric` columns to 3 significant figures."
+    shown = frame.copy()
+    for column in numeric: shown[column] = shown[column].map(sig3)
+    return shown.to_html(index=False, border=0, escape=True)
+
+def _methods(dataset: Dataset, bound: str) -> str:
+    "The methods section: sources with citation and licence, the bounds, the rules and what they did."
+    from atomvision.fetch import SOURCES
+    meta = dataset.metadata
+    used = sorted(set(dataset.data.source))
+    folder = {'usda_fdc_foundation': 'usda_fdc', 'fda_tds': 'fda_tds', 'usda_sr28': 'usda_sr28', 'anses_eat2': 'anses_eat2', 'anses_ciqual': 'anses_ciqual',
+              'bfr_meal': 'bfr_meal', 'fsanz_afcd': 'fsanz_afcd', 'health_canada_tds': 'health_canada_tds', 'usda_fdc_api': 'usda_fdc_api'}
+    items = ''.join(f'<li><b>{html.escape(s)}</b>: {html.escape(SOURCES[folder[s]].title)}. {html.escape(SOURCES[folder[s]].citation)} '
+                    f'Licence: {html.escape(SOURCES[folder[s]].license)}.</li>' for s in used if folder.get(s) in SOURCES)
+    rules = meta.get('rules', {})
+    removed = ', '.join(f'{html.escape(k)}: {v:,}' for k, v in meta.get('rule_counts', {}).items()) or 'nothing'
+    flagged = ', '.join(f'{html.escape(k)}: {v:,}' for k, v in meta.get('flag_counts', {}).items()) or 'nothing'
+    return f"""<h2>Methods</h2>
+<h3>Sources</h3><ul>{items}</ul>
+<p>Every value is converted to mg/kg of food on its source's basis (fresh weight or as consumed; dry-matter results are kept
+apart) and keeps the file and line it came from.</p>
+<h3>Non-detects: lower, middle and upper bound</h3>
+<p>A result below a limit of detection (LOD) or quantification (LOQ) is <i>censored</i>: its value is only known to lie in an
+interval. Following EFSA (2010), statistics are given under three bounds: the <b>lower bound (LB)</b> takes the low end of
+that interval (0 below the LOD, the LOD between LOD and LOQ), the <b>upper bound (UB)</b> its high end (the LOD, the LOQ),
+and the <b>middle bound (MB)</b> its midpoint, so LB &le; MB &le; UB. This report uses {bound.upper()} for spreads and
+quantiles and gives all three means. The <b>censored share</b> is the percentage of results below a limit; a high share
+means the LB and UB means are far apart and the MB mean is uncertain. Censored results whose limit the source does not
+give enter no mean and are counted apart (<i>no limit</i>). Each measurement counts once: where a food's per-sample
+results are in the table, its published mean is left out.</p>
+<h3>Quality rules</h3>
+<p>A food needs at least {rules.get('min_elements', '?')} elements measured (studies of one element by design are exempt);
+no value may be negative or above {sig3(rules.get('max_mg_kg', 1e6))} mg/kg. Removed to the quarantine table, with the reason:
+{removed}. Flagged and kept (a value above a physical limit, such as more sodium than pure salt holds, or a robust outlier
+more than {rules.get('outlier_z', 5)} robust standard deviations and a factor of 10 from its element and group median):
+{flagged}.</p>"""
+
 def write_report(dataset: Dataset, folder: Path | None = None, bound: str = 'mb',
                  references: dict | None = None, # element -> reference level in mg/kg, e.g. {'Pb': 0.1}
                  query: str = 'raw spinach') -> Path:
-    "Write the report's PNG figures and report.html to `folder` (default <data>/reports); the HTML's path."
-    from atomvision.core import atomic_write
+    "Write report.html (one self-contained file: CSS and figures embedded) and the figures as PNG to `folder` (default <data>/reports)."
+    import base64
+    from atomvision.core import atomic_write, is_censored
     folder = Path(folder) if folder else data_dir() / 'reports'
     folder.mkdir(parents=True, exist_ok=True)
     data = dataset.data
-    figures = {'distributions_toxic.png': plot_distributions(data, ['Pb', 'Cd', 'As', 'Hg'], bound=bound),
-               'distributions_minerals.png': plot_distributions(data, ['Ca', 'Fe', 'Zn', 'Se'], bound=bound),
-               'censored_share.png': plot_censored_share(data), 'correlation.png': plot_correlation(dataset, bound),
-               'compare_sources.png': plot_compare_sources(dataset, query, bound=bound),
-               'top_foods_Pb.png': plot_top_foods(data, 'Pb', bound=bound), 'top_foods_Fe.png': plot_top_foods(data, 'Fe', bound=bound)}
+    figures = {'distributions_toxic.png': ('Lead, cadmium, arsenic and mercury by food group', plot_distributions(data, ['Pb', 'Cd', 'As', 'Hg'], bound=bound)),
+               'distributions_minerals.png': ('Calcium, iron, zinc and selenium by food group', plot_distributions(data, ['Ca', 'Fe', 'Zn', 'Se'], bound=bound)),
+               'censored_share.png': ('Share of censored results per element and source', plot_censored_share(data)),
+               'correlation.png': ('Element-element correlation across foods', plot_correlation(dataset, bound)),
+               'compare_sources.png': (f'"{query}" across sources', plot_compare_sources(dataset, query, bound=bound)),
+               'top_foods_Pb.png': ('Foods with the most lead', plot_top_foods(data, 'Pb', bound=bound)),
+               'top_foods_Fe.png': ('Foods with the most iron', plot_top_foods(data, 'Fe', bound=bound))}
     for element, level in (references or {}).items():
-        figures[f'reference_{element}.png'] = plot_against_reference(data, element, level, bound='ub')
-    for name, fig in figures.items():
-        atomic_write(folder / name, lambda p, fig=fig: fig.savefig(p, dpi=110, format='png'))
-        plt.close(fig)
-    stats = element_stats(data, bound).round(4)
-    counts = dataset.metadata.get('counts', {})
-    page = ['<html><head><meta charset="utf-8"><title>atomvision report</title></head><body>', '<h1>atomvision report</h1>',
-            f"<p>{len(data):,} results, {len(dataset.foods):,} foods, {data.element.nunique()} elements, bound {bound.upper()}; "
-            f"built {html.escape(str(dataset.metadata.get('created_utc', '?')))} by atomvision {html.escape(str(dataset.metadata.get('package_version', '?')))}.</p>",
-            '<h2>Results per source</h2>', pd.Series(counts.get('results_by_source', {}), name='results').to_frame().to_html(),
-            '<h2>Element statistics</h2>', stats.to_html(index=False)]
-    for name in figures: page += [f'<h2>{html.escape(name[:-4].replace("_", " "))}</h2>', f'<img src="{name}" style="max-width:100%">']
+        figures[f'reference_{element}.png'] = (f'{element} against the reference level {level} mg/kg', plot_against_reference(data, element, level, bound='ub'))
+    embedded = {}
+    for name, (_, fig) in figures.items():
+        buffer = io.BytesIO(); fig.savefig(buffer, dpi=100, format='png'); plt.close(fig)
+        png = buffer.getvalue(); embedded[name] = base64.b64encode(png).decode()
+        atomic_write(folder / name, lambda p, png=png: p.write_bytes(png))
+    stats = element_stats(data, bound)
+    unit_names = {'n': 'results', 'foods': 'foods', 'n_no_limit': 'no limit', 'pct_censored': 'censored (%)', 'mean_lb': 'mean LB (mg/kg)',
+                  'mean_mb': 'mean MB (mg/kg)', 'mean_ub': 'mean UB (mg/kg)', 'sd': f'SD {bound.upper()} (mg/kg)', 'median': f'median {bound.upper()} (mg/kg)',
+                  'p95': f'P95 {bound.upper()} (mg/kg)', 'max': f'max {bound.upper()} (mg/kg)'}
+    element_table = stats[['analyte'] + list(unit_names)].rename(columns=unit_names)
+    per_source = (data.assign(censored=is_censored(data.censoring)).groupby('source')
+                  .agg(results=('element', 'size'), foods=('food_key', 'nunique'), elements=('element', 'nunique'), censored=('censored', 'mean'))
+                  .reset_index())
+    per_source['censored'] = 100 * per_source.censored
+    per_source = per_source.rename(columns={'censored': 'censored (%)'})
+    by_group = element_stats(data[data.element.isin(['Pb', 'Cd', 'As', 'Hg', 'Ca', 'Fe'])], bound, by=['harmonized_group'])
+    per_group = by_group.pivot_table(index='harmonized_group', columns='analyte', values='mean_mb').reset_index()
+    per_group.columns = ['food group'] + [f'{c} mean MB (mg/kg)' for c in per_group.columns[1:]]
+    counts = data.groupby('harmonized_group').food_key.nunique().rename('foods')
+    per_group.insert(1, 'foods', per_group['food group'].map(counts))
+    meta = dataset.metadata
+    page = [f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>atomvision report</title><style>{REPORT_CSS}</style></head><body>',
+            '<h1>Element content of food: the unified dataset</h1>',
+            f"<p class='note'>{len(data):,} results from {len(dataset.foods):,} foods and {data.element.nunique()} elements; bound for spreads "
+            f"and quantiles: {bound.upper()}; built {html.escape(str(meta.get('created_utc', '?')))} by atomvision "
+            f"{html.escape(str(meta.get('package_version', '?')))}. Numbers to 3 significant figures.</p>",
+            _methods(dataset, bound),
+            '<h2>Per source</h2>', _table(per_source, ['results', 'foods', 'elements', 'censored (%)']),
+            '<h2>Per food group</h2><p class="note">Mean under the middle bound, fresh weight, each measurement once.</p>',
+            _table(per_group, [c for c in per_group.columns if c != 'food group']),
+            '<h2>Element statistics</h2>', _table(element_table, list(unit_names.values())), '<h2>Figures</h2>']
+    for name, (caption, _) in figures.items():
+        page.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{embedded[name]}"><figcaption>{html.escape(caption)}</figcaption></figure>')
     page.append('</body></html>')
     return atomic_write(folder / 'report.html', lambda p: p.write_text('\n'.join(page), encoding='utf-8'))

@@ -23,7 +23,6 @@ from .fda_tds import read_fda_tds_nickel, read_fda_tds_summary
 from .fetch import FILES
 from .groups import FOOD_GROUPS, GROUP_MAPS, COOKING_STATES, cooking_state, harmonized_group
 from .linking import FOOD_WORDS, CONCORDANCE, canonical_keys, link_foods
-from .core import normalize_name
 from .quality import PHYSICAL_MAX_MG_KG, QualityRules, apply_rules, plausibility_flags
 from .stats import count_once, element_stats, panel_matrix
 from .usda_fdc import read_fdc_foundation, read_sr28

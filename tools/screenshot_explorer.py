@@ -55,9 +55,11 @@ def main() -> int:
     port, token = _free_port(), secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix='atomvision-lab-') as tmp:
         (Path(tmp) / 'explorer.ipynb').write_text(json.dumps(_notebook(args.dataset.resolve())), encoding='utf-8')
+        import os
+        env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(ROOT / '.jupyter')}  # the project's Jupyter configuration: no news popup
         lab = subprocess.Popen([str(Path(sys.executable).parent / 'jupyter'), 'lab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
                                 f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={tmp}', '--ServerApp.open_browser=False', '--allow-root'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         try:
             base = f'http://127.0.0.1:{port}'
             for _ in range(120):  # wait for the server
@@ -83,6 +85,8 @@ def main() -> int:
                 time.sleep(1)
                 page.wait_for_selector('.widget-output img', timeout=args.timeout * 1000)
                 time.sleep(3)
+                if page.get_by_text('get notified about official Jupyter news').count():
+                    sys.exit('JupyterLab shows its news popup: the project configuration (.jupyter/labconfig) was not applied')
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(args.out), full_page=True)
                 browser.close()
