@@ -32,8 +32,8 @@ test: setup chromium
 # Debian's chromium for the web page's browser test, where it can be installed (Playwright comes with the dev pins);
 # without it the test summary says the page test was skipped.
 chromium:
-	@command -v chromium >/dev/null || apt-get install -y -qq chromium >/dev/null 2>&1 || \
-	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1) || \
+	@command -v chromium >/dev/null || timeout 300 apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  (timeout 120 apt-get update -qq >/dev/null 2>&1 && timeout 300 apt-get install -y -qq chromium >/dev/null 2>&1) || \
 	  echo "chromium could not be installed: the web page test will be skipped (the summary says so)"
 
 # Before every commit: export the package, clean the notebooks, rebuild README.md.
