@@ -111,7 +111,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(f"{total['skipped_mirror']} cells skipped because the mirror is absent (set ATOMVISION_MIRROR)"
                                 if total['skipped_mirror'] else "mirror present: no cell skipped for it")
     terminalreporter.write_line(f"{total['skipped_chromium']} cells skipped because Chromium or Playwright is absent (the web page test)"
-                                if total['skipped_chromium'] else "chromium present: the web page was tested in it")
+                                if total["skipped_chromium"] else "chromium present: no cell skipped for it")
     scratch = config.stash.get(_DATA, None)
     terminalreporter.write_line(f"data written to a temporary folder ({scratch}, removed), not the project's data/" if scratch
                                 else f"data folder: {os.environ.get('ATOMVISION_DATA') or 'the project data/ (slow cells use its runs)'}")
