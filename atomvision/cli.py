@@ -232,8 +232,8 @@ def cmd_export(args) -> int:
     fp32 = export_onnx(checkpoint, out if args.format == 'onnx' else folder / 'model.onnx')
     if args.format == 'onnx-int8':
         from atomvision.images import default_store
-        if not default_store().is_file(): raise UserError(f'no image store at {default_store()}: INT8 calibrates on its training photos')
-        quantize_int8(fp32, out, default_store(), config.image_size)
+        if args.quantization == 'static' and not default_store().is_file(): raise UserError(f'no image store at {default_store()}: static INT8 calibrates on its training photos')
+        quantize_int8(fp32, out, default_store(), config.image_size, method=args.quantization)
     print(f'{args.format}: {out} ({out.stat().st_size / 1e6:.1f} MB)')
     return 0
 
@@ -332,6 +332,8 @@ def make_parser() -> argparse.ArgumentParser:
     export_parser.add_argument('--format', choices=('onnx', 'onnx-int8'), default='onnx')
     export_parser.add_argument('--checkpoint', help='checkpoint or run folder (default: the quick CPU run)')
     export_parser.add_argument('--out', help='the .onnx file to write (default: beside the checkpoint)')
+    export_parser.add_argument('--quantization', choices=('dynamic', 'static'), default='dynamic',
+                               help='INT8: dynamic (default, the faster here) or static (QDQ calibrated on training photos)')
     export_parser.set_defaults(func=cmd_export)
     commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
     return parser

@@ -16,7 +16,7 @@ from .evaluate import load_members
 from .images import ImageStoreDataset, default_store, preprocess
 
 # %% auto #0
-__all__ = ['export_onnx', 'quantize_int8', 'OnnxModel']
+__all__ = ['QUANTIZATION', 'export_onnx', 'quantize_int8', 'OnnxModel']
 
 # %% ../nbs/10a_export.ipynb #91f182e4
 class _Heads(torch.nn.Module):
@@ -49,16 +49,24 @@ class _Calibration:
     def get_next(self):
         return {'images': self.batches.pop(0)} if self.batches else None
 
-def quantize_int8(onnx_path: Path, out: Path, store: Path | None = None, image_size: int = 96, photos: int = 64) -> Path:
-    "Static INT8 quantization (QDQ, per-channel weights) calibrated on `photos` training photos of the store; the path."
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+QUANTIZATION = ('dynamic', 'static')
+
+def quantize_int8(onnx_path: Path, out: Path, store: Path | None = None, image_size: int = 96, photos: int = 64,
+                  method: str = 'dynamic', # 'dynamic': int8 weights, activations quantized per batch; 'static': QDQ calibrated on training photos
+                 ) -> Path:
+    """INT8 weights for the matrix products (per-channel for `static`). `dynamic` needs no calibration and is the faster on
+    this CPU (see bench/serve.py); `static` calibrates activation ranges on `photos` training photos of the store."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    reader = _Calibration(Path(store) if store else default_store(), image_size, photos)
+    if method not in QUANTIZATION: raise ValueError(f'method must be one of {QUANTIZATION}, not {method!r}')
     def write(tmp):
         prepared = Path(str(tmp) + '.pre.onnx')
         quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(tmp), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul', 'Gemm', 'Conv'])
+        if method == 'dynamic': quantize_dynamic(str(prepared), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'])
+        else:
+            reader = _Calibration(Path(store) if store else default_store(), image_size, photos)
+            quantize_static(str(prepared), str(tmp), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul', 'Gemm', 'Conv'])
         prepared.unlink(missing_ok=True)
     return atomic_write(Path(out), write)
 

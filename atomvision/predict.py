@@ -84,8 +84,8 @@ class Predictor:
             finally: tmp.unlink(missing_ok=True)
         path = fp32
         if self.engine == 'onnx-int8':
-            path = folder / f'model-{k}-int8.onnx'
-            if not path.exists(): quantize_int8(fp32, path, self.store, self.config.image_size)
+            path = folder / f'model-{k}-int8-dynamic.onnx'
+            if not path.exists(): quantize_int8(fp32, path, method='dynamic')
         return OnnxModel(path, model.config)
 
     @property

@@ -8,7 +8,7 @@ then, on the torch engine, 1,000 requests of which 20% are bad (not an image, em
 field): every answer must be the right 4xx or a 200, never a 5xx, and the server still healthy after.
 Model-only, in this process: the accuracy change of each engine on val photos (mean |log10| error against the class
 reference, direct path) and the throughput of vit_base at 224 px, batch 8, for fp32 and bf16 eager, ONNX fp32 and
-INT8 (untrained weights: speed does not depend on them).
+INT8, dynamic (the engine's) and static QDQ (untrained weights: speed does not depend on them).
 
     python bench/serve.py [--checkpoint data/runs/cpu-seed0] [--requests 200] [--skip-base]
 """
@@ -130,9 +130,11 @@ def base_throughput(store: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = save_model(model, Path(tmp) / 'base.safetensors')
         fp32 = export_onnx(checkpoint, Path(tmp) / 'base.onnx')
-        out['onnx fp32'] = rate(lambda: OnnxModel(fp32, model.config).outputs(x)) if False else rate(lambda s=OnnxModel(fp32, model.config): s.outputs(x))
-        int8 = quantize_int8(fp32, Path(tmp) / 'base-int8.onnx', store, 224, photos=16)
-        out['onnx int8'] = rate(lambda s=OnnxModel(int8, model.config): s.outputs(x))
+        out['onnx fp32'] = rate(lambda s=OnnxModel(fp32, model.config): s.outputs(x))
+        static = quantize_int8(fp32, Path(tmp) / 'base-int8-static.onnx', store, 224, photos=16, method='static')
+        out['onnx int8 static'] = rate(lambda s=OnnxModel(static, model.config): s.outputs(x))
+        dynamic = quantize_int8(fp32, Path(tmp) / 'base-int8-dynamic.onnx', method='dynamic')
+        out['onnx int8'] = rate(lambda s=OnnxModel(dynamic, model.config): s.outputs(x))
     return out
 
 
@@ -191,7 +193,8 @@ def main():
         base = base_throughput(default_store())
         results['vit_base_224_batch8'] = base
         print('vit_base 224 px, batch 8 (photos/s): ' + ', '.join(f'{k} {v:.1f}' for k, v in base.items())
-              + f"; INT8 / bf16 eager: {base['onnx int8'] / base['torch bf16']:.2f}x, INT8 / fp32 eager: {base['onnx int8'] / base['torch fp32']:.2f}x")
+              + f"; INT8 (dynamic) / bf16 eager: {base['onnx int8'] / base['torch bf16']:.2f}x, static: {base['onnx int8 static'] / base['torch bf16']:.2f}x; "
+              f"INT8 (dynamic) / fp32 eager: {base['onnx int8'] / base['torch fp32']:.2f}x")
     out = ROOT / 'data' / 'bench'; out.mkdir(parents=True, exist_ok=True)
     (out / 'serve.json').write_text(json.dumps(results, indent=1))
     print(f'written: {out / "serve.json"}')
