@@ -34,7 +34,18 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
     if not any(_opens(f) for f in files): raise UserError(f'none of the {len(files)} photo(s) could be read') # before the model loads
     try: predictor = Predictor(checkpoint)
     except (ValueError, OSError) as e: raise UserError(' '.join(str(e).split())) from e
-    records = predict_files(predictor, files, mc_samples, tta)
+    overlays = Path(overlays) if overlays else data_dir() / 'predictions'
+    saved = {}
+    def draw(names, images): # table format: one overlay per photo, from the images already decoded
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        overlays.mkdir(parents=True, exist_ok=True)
+        for path, image in zip(names, images):
+            fig = predictor.overlay(image, f'{Path(path).name}: attention rollout')
+            saved[str(path)] = atomic_write(overlays / f'{Path(path).stem}_attention.png', lambda p: fig.savefig(p, dpi=100, format='png'))
+            plt.close(fig)
+    records = predict_files(predictor, files, mc_samples, tta, on_images=draw if fmt == 'table' else None)
     failures = records[records.error != ''][['path', 'error']].values.tolist()
     for path, error in failures: print(f'{path}: skipped: {error}', file=sys.stderr)
     if len(failures) == len(files): raise UserError(f'none of the {len(files)} photo(s) could be read')
@@ -43,7 +54,7 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
         if out: atomic_write(Path(out), lambda p: p.write_text(text, encoding='utf-8')); print(f'{len(files) - len(failures)} photo(s) predicted: {out}', file=sys.stderr)
         else: sys.stdout.write(text)
         return failures
-    _print_tables(predictor, records, overlays)
+    _print_tables(records, saved)
     return failures
 
 def _opens(path: Path) -> bool:
@@ -53,29 +64,16 @@ def _opens(path: Path) -> bool:
         with Image.open(path) as image: return min(image.size) > 0
     except Exception: return False
 
-def _print_tables(predictor, records: pd.DataFrame, overlays: Path | None) -> None:
-    "The table of each photo, and its attention overlay saved as a PNG."
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+def _print_tables(records: pd.DataFrame, overlays: dict) -> None:
+    "The table of each photo, and where its attention overlay was saved."
     from atomvision.core import ELEMENT_BY_SYMBOL
-    from atomvision.images import preprocess, read_photo
-    from atomvision.vit import plot_overlay
-    from atomvision.images import augment
-    overlays = Path(overlays) if overlays else data_dir() / 'predictions'
     for path, rows in records[records.error == ''].groupby('path', sort=False):
         first = rows.iloc[0]
         print(f"\n{path}  (prediction path: {first.prediction_path}; closest: {first.closest_class}; foods: {first.closest_foods or 'none linked'})")
         table = rows.assign(element=rows.element.map(lambda s: f'{s} {ELEMENT_BY_SYMBOL[s].name}'))[
             ['element', 'median_mg_kg', 'low90_mg_kg', 'high90_mg_kg', 'confidence']]
         with pd.option_context('display.float_format', lambda v: f'{v:.4g}', 'display.width', 160): print(table.to_string(index=False))
-        image = read_photo(Path(path))
-        heat = predictor.attention(image)
-        fig = plot_overlay(augment(image[None], predictor.config.image_size, None, train=False)[0], heat, f'{Path(path).name}: attention rollout')
-        overlays.mkdir(parents=True, exist_ok=True)
-        target = overlays / f'{Path(path).stem}_attention.png'
-        atomic_write(target, lambda p: fig.savefig(p, dpi=100, format='png')); plt.close(fig)
-        print(f'attention overlay: {target}')
+        print(f'attention overlay: {overlays[path]}')
 
 # %% ../nbs/11_cli.ipynb #d8bc7532
 class UserError(Exception):

@@ -24,9 +24,9 @@ __all__ = ['ROLES', 'ELEMENTS', 'ELEMENT_BY_SYMBOL', 'PANEL', 'SPECIES', 'CENSOR
            'QUARANTINE_COLUMNS', 'MAX_MG_KG', 'BOUNDS', 'mirror_dir', 'project_root', 'data_dir', 'atomic_write',
            'Element', 'Analyte', 'normalize_name', 'UnknownElementError', 'resolve', 'element', 'resolve_column',
            'registry_frame', 'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'basis_kind',
-           'ReadResult', 'ReaderError', 'Reading', 'require_columns', 'check_file', 'read_records', 'read_delimited',
-           'unique_lookup', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table', 'censored_interval',
-           'bound_values', 'pick_device', 'seed_everything']
+           'ReadResult', 'ReaderError', 'Reading', 'require_columns', 'check_file', 'check_size', 'read_records',
+           'read_delimited', 'unique_lookup', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table',
+           'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #8add1e20
 def mirror_dir() -> Path | None:
@@ -411,6 +411,12 @@ def check_file(path: Path, reading: Reading) -> Path:
     if path.stat().st_size == 0: raise reading.error('empty file (0 bytes)')
     return path
 
+def check_size(path: Path, reading: Reading, expected_size: int | None) -> None:
+    "A `ReaderError` when `path` is shorter than the registered size of its release (a cut-off or edited copy)."
+    if expected_size and path.stat().st_size < expected_size:
+        raise reading.error(f'{path.stat().st_size:,} bytes, shorter than the registered release ({expected_size:,} bytes): the file is cut off '
+                            '(or was edited: to read an edited copy as a file of its own, give it another name)')
+
 def read_records(path: Path, # a delimited text file
                  reading: Reading, # the reader's contract: where errors and quarantined lines go
                  sep: str = ',', quotechar: str = '"', encoding: str = 'utf-8',
@@ -420,9 +426,7 @@ def read_records(path: Path, # a delimited text file
                 ) -> pd.DataFrame:
     "Every record with the right number of fields, as text, with its line number in `source_row`; the others quarantined."
     path = check_file(path, reading)
-    if expected_size and path.stat().st_size < expected_size:
-        raise reading.error(f'{path.stat().st_size:,} bytes, shorter than the registered release ({expected_size:,} bytes): the file is cut off '
-                            '(or was edited: to read an edited copy as a file of its own, give it another name)')
+    check_size(path, reading, expected_size)
     raw = path.read_bytes()
     try: text = raw.decode(encoding)
     except UnicodeDecodeError as e: raise reading.error(f'not {encoding.upper()} text ({e})') from e

@@ -230,11 +230,10 @@ def _methods(dataset: Dataset, bound: str) -> str:
     "The methods section: sources with citation and licence, the bounds, the rules and what they did."
     from atomvision.fetch import SOURCES
     meta = dataset.metadata
-    used = sorted(set(dataset.data.source))
-    folder = {'usda_fdc_foundation': 'usda_fdc', 'fda_tds': 'fda_tds', 'usda_sr28': 'usda_sr28', 'anses_eat2': 'anses_eat2', 'anses_ciqual': 'anses_ciqual',
-              'bfr_meal': 'bfr_meal', 'fsanz_afcd': 'fsanz_afcd', 'health_canada_tds': 'health_canada_tds', 'usda_fdc_api': 'usda_fdc_api'}
-    items = ''.join(f'<li><b>{html.escape(s)}</b>: {html.escape(SOURCES[folder[s]].title)}. {html.escape(SOURCES[folder[s]].citation)} '
-                    f'Licence: {html.escape(SOURCES[folder[s]].license)}.</li>' for s in used if folder.get(s) in SOURCES)
+    used = set(dataset.data.source)
+    releases = sorted({f['file'].split('/')[0] for f in meta.get('sources', []) if f.get('source') in used or f['file'].split('/')[0] in used})
+    items = ''.join(f'<li><b>{html.escape(r)}</b>: {html.escape(SOURCES[r].title)}. {html.escape(SOURCES[r].citation)} '
+                    f'Licence: {html.escape(SOURCES[r].license)}.</li>' for r in releases if r in SOURCES)
     rules = meta.get('rules', {})
     removed = ', '.join(f'{html.escape(k)}: {v:,}' for k, v in meta.get('rule_counts', {}).items()) or 'nothing'
     flagged = ', '.join(f'{html.escape(k)}: {v:,}' for k, v in meta.get('flag_counts', {}).items()) or 'nothing'

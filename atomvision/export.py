@@ -16,7 +16,7 @@ from .evaluate import load_members
 from .images import ImageStoreDataset, default_store, preprocess
 
 # %% auto #0
-__all__ = ['QUANTIZATION', 'export_onnx', 'quantize_int8', 'OnnxModel']
+__all__ = ['QUANTIZATION', 'export_onnx', 'model_to_onnx', 'quantize_int8', 'OnnxModel']
 
 # %% ../nbs/10a_export.ipynb #91f182e4
 class _Heads(torch.nn.Module):
@@ -29,7 +29,11 @@ class _Heads(torch.nn.Module):
 def export_onnx(checkpoint: Path, # a checkpoint file or run folder (the first member of an ensemble)
                 out: Path, opset: int = 17) -> Path:
     "Write the model's deterministic path as ONNX (batch size free); the path."
-    model = load_members(checkpoint, 1)[0].eval()
+    return model_to_onnx(load_members(checkpoint, 1)[0], out, opset)
+
+def model_to_onnx(model, out: Path, opset: int = 17) -> Path:
+    "Write a loaded model's deterministic path as ONNX; the path."
+    model = model.eval()
     size = model.config.image_size
     heads = _Heads(model)
     names = ['mean', 'log_var'] + (['class_logits'] if model.class_head is not None else [])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .core import (ReadResult, Reading, ReaderError, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
-                             check_file, read_delimited, read_records, read_table, require_columns, tidy_frame, unique_lookup, unit_factor)
+                             check_file, check_size, read_delimited, read_records, read_table, require_columns, tidy_frame, unique_lookup, unit_factor)
 from .fetch import fetch_file, registered_size
 
 # %% auto #0
@@ -106,9 +106,7 @@ def read_fda_tds_nickel(path: Path | None = None, # the space-separated re-save;
     "FDA TDS FY2018-2020 row-level nickel results from the space-separated re-save, as tidy sample results."
     path = Path(path) if path else fetch_file(NICKEL_ROWS)[0]
     reading = Reading('fda_tds', path)
-    check_file(path, reading)
-    size = registered_size(path)
-    if size and path.stat().st_size < size: raise reading.error(f'{path.stat().st_size:,} bytes, shorter than the registered file ({size:,} bytes): it is cut off')
+    check_size(check_file(path, reading), reading, registered_size(path))
     try: text = path.read_text(encoding='utf-8')
     except UnicodeDecodeError as e: raise reading.error(f'not UTF-8 text ({e})') from e
     lines = text.splitlines()

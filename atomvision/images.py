@@ -29,8 +29,8 @@ from .linking import link_foods
 
 # %% auto #0
 __all__ = ['LINK_TABLE', 'MIN_SIDE', 'grocery_classes', 'grocery_split', 'resolve_links', 'References', 'reference_distributions',
-           'load_photo', 'read_photo', 'build_image_store', 'augment', 'mix_batch', 'sample_seeds', 'ImageStoreDataset',
-           'default_store', 'make_targets', 'normalize', 'preprocess']
+           'load_photo', 'PhotoError', 'decode_photo', 'read_photo', 'build_image_store', 'augment', 'mix_batch',
+           'sample_seeds', 'ImageStoreDataset', 'default_store', 'make_targets', 'normalize', 'preprocess']
 
 # %% ../nbs/08_images.ipynb #aec2c55a
 def grocery_classes() -> pd.DataFrame:
@@ -151,32 +151,46 @@ def reference_distributions(dataset: Dataset, links: pd.DataFrame, class_names: 
     return References(list(class_names), central, spread, count, values, censored, bound)
 
 # %% ../nbs/08_images.ipynb #042dfcc2
+def _square(image: Image.Image, size: int) -> np.ndarray:
+    "uint8 [size, size, 3]: any mode to RGB, short side to `size`, centre square."
+    image = image.convert('RGB')
+    w, h = image.size
+    scale = size / min(w, h)
+    image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BICUBIC)
+    w, h = image.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return np.array(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
 def load_photo(path: Path, size: int = 256) -> np.ndarray:
     "A photo as uint8 [size, size, 3]: any mode (grayscale, CMYK, alpha) to RGB, short side to `size`, centre square."
-    with Image.open(path) as image:
-        image.load()
-        image = image.convert('RGB')
-        w, h = image.size
-        scale = size / min(w, h)
-        image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BICUBIC)
-        w, h = image.size
-        left, top = (w - size) // 2, (h - size) // 2
-        return np.array(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
+    with Image.open(path) as image: return _square(image, size)
 
 MIN_SIDE = 32 # pixels: a smaller photo holds too little to predict from
+
+class PhotoError(ValueError):
+    "A photo that cannot be used; `kind` says why ('not_image', 'unreadable', 'too_small') and `detail` the particulars."
+    def __init__(self, message: str, kind: str, detail: str = ''):
+        super().__init__(message); self.kind, self.detail = kind, detail
+
+def decode_photo(source, # a photo file's path, or its bytes (an upload)
+                 size: int = 256) -> torch.Tensor:
+    "uint8 tensor [3, size, size], decoded once; `PhotoError` saying why the photo cannot be used."
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            image.load()
+            if min(image.size) < MIN_SIDE:
+                detail = f'{image.size[0]}x{image.size[1]} px'
+                raise PhotoError(f'too small ({detail}; at least {MIN_SIDE} px a side)', 'too_small', detail)
+            return torch.from_numpy(_square(image, size)).permute(2, 0, 1)
+    except UnidentifiedImageError: raise PhotoError('not an image (PIL cannot identify it)', 'not_image') from None
+    except OSError as e: raise PhotoError(f'unreadable image ({e})', 'unreadable', str(e)) from None
 
 def read_photo(path: Path, size: int = 256) -> torch.Tensor:
     "uint8 tensor [3, size, size] of a photo file; `ValueError` saying why a file cannot be used."
     path = Path(path)
     if not path.exists(): raise ValueError('no such file')
     if path.is_dir(): raise ValueError('a folder, not a photo')
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if min(image.size) < MIN_SIDE: raise ValueError(f'too small ({image.size[0]}x{image.size[1]} px; at least {MIN_SIDE} px a side)')
-    except UnidentifiedImageError: raise ValueError('not an image (PIL cannot identify it)') from None
-    except OSError as e: raise ValueError(f'unreadable image ({e})') from None
-    return torch.from_numpy(load_photo(path, size)).permute(2, 0, 1)
+    return decode_photo(path, size)
 
 def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -5,6 +5,7 @@
 # %% ../nbs/10b_predict.ipynb #74bed23e
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import io
@@ -74,14 +75,10 @@ class Predictor:
 
     def _session(self, model, k: int):
         "The ONNX Runtime session of member `k` (exported, and quantized, beside the checkpoint on first use)."
-        from atomvision.export import OnnxModel, export_onnx, quantize_int8
+        from atomvision.export import OnnxModel, model_to_onnx, quantize_int8
         folder = self.checkpoint if self.checkpoint.is_dir() else self.checkpoint.parent
         fp32 = folder / f'model-{k}.onnx'
-        if not fp32.exists():
-            from atomvision.vit import save_model
-            tmp = save_model(model, folder / f'.export-{k}.safetensors')
-            try: export_onnx(tmp, fp32)
-            finally: tmp.unlink(missing_ok=True)
+        if not fp32.exists(): model_to_onnx(model, fp32)
         path = fp32
         if self.engine == 'onnx-int8':
             path = folder / f'model-{k}-int8-dynamic.onnx'
@@ -90,6 +87,9 @@ class Predictor:
 
     @property
     def elements(self) -> tuple: return tuple(self.config.elements)
+
+    @functools.cached_property
+    def sha256(self) -> str: return checkpoint_digest(self.checkpoint)
 
     def outputs(self, images: torch.Tensor, # uint8 [N, 3, S, S]
                 mc_samples: int = 8, tta: int = 1) -> dict:
@@ -113,6 +113,12 @@ class Predictor:
                  ) -> torch.Tensor:
         "The attention-rollout map [H, W] of the first model for one photo."
         with self.lock: return attention_maps(self.models[0], preprocess(image[None], self.config.image_size, self.mean, self.std))[0]
+
+    def overlay(self, image: torch.Tensor, # uint8 [3, S, S]
+                title: str = 'attention rollout'):
+        "The attention overlay of one photo as a matplotlib figure (the caller closes it)."
+        from atomvision.vit import plot_overlay
+        return plot_overlay(augment(image[None], self.config.image_size, None, train=False)[0], self.attention(image), title)
 
     def closest_foods(self, pred: ElementPrediction, k: int = 3) -> list[dict]:
         "For each photo: the class it points to, its probability where the model names classes, and up to `k` linked foods."
@@ -175,7 +181,9 @@ def photo_files(inputs: list) -> list[Path]:
     return list(dict.fromkeys(found))
 
 def predict_files(predictor: Predictor, files: list, mc_samples: int = 8, tta: int = 1, batch_size: int = 32,
-                  progress: bool | None = None) -> pd.DataFrame:
+                  progress: bool | None = None,
+                  on_images=None, # called with (paths, uint8 images) of each batch, e.g. to draw overlays without reading the files again
+                 ) -> pd.DataFrame:
     "Records for photo files, in batches (a progress bar for many); unreadable files get their `error` row and never stop the rest."
     from tqdm.auto import tqdm
     parts, errors = [], {}
@@ -187,6 +195,7 @@ def predict_files(predictor: Predictor, files: list, mc_samples: int = 8, tta: i
             except ValueError as e: errors[str(path)] = str(e)
         if images:
             pred = predictor.predict(torch.stack(images), mc_samples, tta)
+            if on_images is not None: on_images(names, images)
             parts.append(prediction_records(pred, names, predictor.closest_foods(pred)))
         bar.update(len(files[start:start + batch_size]))
     bar.close()

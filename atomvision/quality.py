@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .core import basis_kind, quarantine_frame
+from .core import MAX_MG_KG, basis_kind, quarantine_frame
 
 # %% auto #0
 __all__ = ['PHYSICAL_MAX_MG_KG', 'FLAGS', 'QualityRules', 'apply_rules', 'plausibility_flags']
@@ -21,7 +21,7 @@ class QualityRules:
     "The quality filter: what a result and a food need to enter the unified table."
     min_elements: int = 3 # a food needs at least this many distinct elements measured
     single_element_sources: tuple = ('bfr_meal',) # studies of one element by design (BfR MEAL's nickel file): min_elements does not apply
-    max_mg_kg: float = 1e6 # nothing can exceed the mass of the food itself
+    max_mg_kg: float = MAX_MG_KG # nothing can exceed the mass of the food itself (the readers quarantine above it too)
     outlier_z: float = 5.0 # robust z (MAD in log10) beyond which a value is flagged
     outlier_min_log10: float = 1.0 # ... and at least this far from the median (1 = a factor of 10)
     outlier_min_results: int = 20 # only in element x group x basis cells with this many detected values

@@ -27,8 +27,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image, UnidentifiedImageError
 
 from .core import ELEMENT_BY_SYMBOL, PANEL
-from .images import MIN_SIDE, load_photo
-from .predict import Predictor, checkpoint_digest
+from .images import MIN_SIDE, PhotoError, decode_photo
+from .predict import Predictor
 
 # %% auto #0
 __all__ = ['MAX_UPLOAD_BYTES', 'PAGE', 'BadPhoto', 'photo_from_bytes', 'MicroBatcher', 'measured_profiles', 'create_app',
@@ -45,13 +45,11 @@ def photo_from_bytes(data: bytes, size: int = 256) -> torch.Tensor:
     "uint8 [3, size, size] from the bytes of an uploaded photo, or `BadPhoto` saying what is wrong."
     if not data: raise BadPhoto('empty file: no bytes were uploaded')
     if len(data) > MAX_UPLOAD_BYTES: raise BadPhoto(f'file too large: {len(data):,} bytes, at most {MAX_UPLOAD_BYTES:,}', 413)
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            if min(image.size) < MIN_SIDE: raise BadPhoto(f'too small: {image.size[0]}x{image.size[1]} px, at least {MIN_SIDE} px a side')
-    except UnidentifiedImageError: raise BadPhoto('not an image: the bytes are no format PIL knows', 415) from None
-    except OSError as e: raise BadPhoto(f'truncated or unreadable image ({e})') from None
-    return torch.from_numpy(load_photo(io.BytesIO(data), size)).permute(2, 0, 1)
+    try: return decode_photo(data, size)
+    except PhotoError as e:
+        if e.kind == 'not_image': raise BadPhoto('not an image: the bytes are no format PIL knows', 415) from None
+        if e.kind == 'too_small': raise BadPhoto(f'too small: {e.detail}, at least {MIN_SIDE} px a side') from None
+        raise BadPhoto(f'truncated or unreadable image ({e.detail})') from None
 
 # %% ../nbs/10c_serve.ipynb #6825f189
 class MicroBatcher:
@@ -247,7 +245,7 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
     def model():
         predictor = ready()
         return dict(panel=list(predictor.elements), path=predictor.path, blend_weight=predictor.blend_weight,
-                    checkpoint=predictor.checkpoint.name, checkpoint_sha256=checkpoint_digest(predictor.checkpoint),
+                    checkpoint=predictor.checkpoint.name, checkpoint_sha256=predictor.sha256,
                     members=len(predictor.models), config={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(predictor.config).items()},
                     micro_batching=dict(max_batch=max_batch, max_wait_ms=max_wait_ms), mc_samples=mc_samples)
 
@@ -292,9 +290,7 @@ def overlay_png(predictor: Predictor, image: torch.Tensor) -> bytes:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from atomvision.images import augment
-    from atomvision.vit import plot_overlay
-    fig = plot_overlay(augment(image[None], predictor.config.image_size, None, train=False)[0], predictor.attention(image), 'attention rollout')
+    fig = predictor.overlay(image)
     buffer = io.BytesIO(); fig.savefig(buffer, format='png', dpi=80); plt.close(fig)
     return buffer.getvalue()
 
