@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import h5py
@@ -18,11 +19,11 @@ import torch
 
 from .core import PANEL, atomic_write, data_dir, pick_device
 from .images import ImageStoreDataset, References, augment, default_store, load_photo, make_targets, normalize, preprocess
-from .vit import Z90, ElementPrediction, attention_maps, checkpoint_config, load_model, plot_overlay, predict, sample_outputs
+from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, mixture_log_density, plot_overlay, predict, sample_outputs
 
 # %% auto #0
 __all__ = ['class_groups', 'load_members', 'has_dropout', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction',
-           'blend_predictions', 'combine', 'predict_images', 'evaluation_table', 'coverage_curve',
+           'blend_predictions', 'combine', 'predict_images', 'group_baselines', 'evaluation_table', 'coverage_curve',
            'choose_blend_weight', 'class_metrics', 'evaluate_run', 'nearest_classes', 'plot_calibration',
            'plot_element_errors', 'plot_confusion', 'plot_attention_gallery', 'write_evaluation', 'attention_view',
            'AttentionExplorer', 'load_split_file', 'ood_epistemic']
@@ -71,32 +72,38 @@ def ensemble_outputs(models: list, images: torch.Tensor, # uint8 [N, 3, S, S]
 
 # %% ../nbs/10_evaluate.ipynb #cb38bc1b
 def direct_prediction(outputs: dict, elements: tuple = PANEL) -> ElementPrediction:
-    "The element head's prediction, mixed over passes and members: aleatoric = mean predicted variance, epistemic = variance of the means."
+    """The element head's prediction: the equal-weight mixture of the passes' and members' Gaussians. Aleatoric = mean
+    predicted variance, epistemic = variance of the means (together the mixture's variance)."""
     means, variances = outputs['mean'], outputs['var']
     probs = outputs['class_probs'].mean(0) if outputs.get('class_probs') is not None else None
     aleatoric, epistemic = variances.mean(0), means.var(0, unbiased=False)
-    return ElementPrediction(means.mean(0), aleatoric + epistemic, aleatoric, epistemic, elements, 'direct', torch.zeros_like(aleatoric), probs)
+    weights = torch.full_like(means, 1 / len(means)).permute(1, 2, 0) # [N, E, passes]
+    return ElementPrediction(means.mean(0), aleatoric + epistemic, aleatoric, epistemic, elements, 'direct', torch.zeros_like(aleatoric), probs,
+                             weights, means.permute(1, 2, 0), variances.clamp_min(1e-12).sqrt().permute(1, 2, 0))
 
 def mixture_prediction(class_probs: torch.Tensor, # [passes, N, C] class posteriors of each pass and member
                        refs: References, elements: tuple = PANEL) -> ElementPrediction:
     """p(y|x) = sum_c p(c|x) p(y|c): the classes' reference distributions (log10 central value and spread) weighted by the
     posterior, per element over the classes that have a reference for it. Its variance is the within-food spread
     (aleatoric), the spread between the classes the model hesitates between (confusion), and the disagreement of the
-    passes and members (epistemic). Elements no class measures are NaN."""
+    passes and members (epistemic). Its components are the classes, weighted by the posterior averaged over passes.
+    Elements no class measures are NaN."""
     central = torch.as_tensor(np.nan_to_num(refs.central), dtype=torch.float32)
-    spread2 = torch.as_tensor(np.nan_to_num(refs.spread), dtype=torch.float32) ** 2
+    spread = torch.as_tensor(np.nan_to_num(refs.spread), dtype=torch.float32)
     known = torch.as_tensor(refs.measured, dtype=torch.float32) # [C, E]
     p = class_probs.float()
     weight = p[..., None] * known # [S, N, C, E]
     total = weight.sum(2, keepdim=True)
     q = weight / total.clamp_min(1e-12)
     pass_mean = (q * central).sum(2) # [S, N, E]
-    within = (q * spread2).sum(2).mean(0)
+    within = (q * spread ** 2).sum(2).mean(0)
     confusion = (q * (central - pass_mean[:, :, None]) ** 2).sum(2).mean(0)
     mean, epistemic = pass_mean.mean(0), pass_mean.var(0, unbiased=False)
     missing = total[0, :, 0] <= 0 # [N, E]: no class with a reference
     nan = lambda t: t.masked_fill(missing, float('nan'))
-    return ElementPrediction(nan(mean), nan(within + confusion + epistemic), nan(within), nan(epistemic), elements, 'mixture', nan(confusion), p.mean(0))
+    N = p.shape[1]
+    return ElementPrediction(nan(mean), nan(within + confusion + epistemic), nan(within), nan(epistemic), elements, 'mixture', nan(confusion), p.mean(0),
+                             q.mean(0).permute(0, 2, 1), central.T.expand(N, -1, -1), spread.T.clamp_min(1e-6).expand(N, -1, -1))
 
 def blend_predictions(direct: ElementPrediction, mixture: ElementPrediction, weight: float) -> ElementPrediction:
     """The mixture of the two paths' predictive distributions, `weight` on the class-mixture path; where the mixture has
@@ -110,7 +117,9 @@ def blend_predictions(direct: ElementPrediction, mixture: ElementPrediction, wei
     confusion = w * fill(mixture.confusion_var)
     epistemic = w * fill(mixture.epistemic_var) + (1 - w) * direct.epistemic_var + gap
     path = 'direct' if weight == 0 else 'mixture' if weight == 1 else 'blend'
-    return ElementPrediction(mean, aleatoric + confusion + epistemic, aleatoric, epistemic, direct.elements, path, confusion, mixture.class_probs)
+    (wm, mm, sm), (wd, md, sd) = mixture.components(), direct.components()
+    components = (torch.cat([w[..., None] * wm, (1 - w)[..., None] * wd], -1), torch.cat([mm, md], -1), torch.cat([sm, sd], -1))
+    return ElementPrediction(mean, aleatoric + confusion + epistemic, aleatoric, epistemic, direct.elements, path, confusion, mixture.class_probs, *components)
 
 def combine(outputs: dict, refs: References | None = None, path: str = 'blend', blend_weight: float = 0.5, elements: tuple = PANEL) -> ElementPrediction:
     "One prediction from per-pass outputs: `direct`, `mixture` (needs a class head and `refs`), or their `blend`."
@@ -136,24 +145,39 @@ def _individual(refs: References, class_ids: np.ndarray, censored: bool = False)
     values[refs.censored[class_ids]] = np.nan
     return values
 
-def _covered(values: np.ndarray, is_censored: np.ndarray, mean: np.ndarray, sd: np.ndarray, z: float) -> np.ndarray:
-    "Whether each individual value lies in the central interval mean ± z·sd; a non-detect when the interval reaches below its limit. NaN where no value."
-    detected = np.abs(values - mean) <= z * sd
-    below = mean - z * sd <= values
-    return np.where(np.isnan(values), np.nan, np.where(is_censored, below, detected))
+def _covered(values: np.ndarray, is_censored: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    "Whether each individual value lies in the interval [low, high]; a non-detect when the interval reaches below its limit. NaN where no value."
+    detected = (low <= values) & (values <= high)
+    return np.where(np.isnan(values), np.nan, np.where(is_censored, low <= values, detected))
+
+def _log_density(pred: ElementPrediction, j: int, rows: np.ndarray, values: np.ndarray, is_censored: np.ndarray) -> np.ndarray:
+    "log p of individual values [n, K] of element `j` for the photos `rows` under the predictive distribution (log P(below) for non-detects)."
+    w, m, s = (t[rows, j] for t in pred.components())
+    return mixture_log_density(w, m, s, torch.as_tensor(np.nan_to_num(values)), torch.as_tensor(is_censored)).double().numpy()
+
+def group_baselines(refs: References, train_class_ids: np.ndarray, groups: np.ndarray) -> dict:
+    """Profiles [groups, E] a skeptic would answer knowing only the food group, from the training photos' class central
+    values: their `mean` and their `median` (the better constant under absolute error); the training-set profiles under `all`."""
+    central, measured = refs.central[train_class_ids], refs.measured[train_class_ids]
+    values = np.where(measured, central, np.nan)
+    with np.errstate(invalid='ignore'), warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        per = lambda f: {g: f(values[groups[train_class_ids] == g], axis=0) for g in set(groups)}
+        return dict(all=dict(mean=np.nanmean(values, 0), median=np.nanmedian(values, 0)), mean=per(np.nanmean), median=per(np.nanmedian))
 
 def evaluation_table(pred: ElementPrediction, class_ids: np.ndarray, refs: References, train_class_ids: np.ndarray,
                      groups: np.ndarray) -> pd.DataFrame:
-    "One row per element: n, MAE (model, baselines), fold error, skill, NLL, coverage, and MAE against individual values with the oracle floor."
-    mean, sd = pred.mean_log10.cpu().numpy().astype(np.float64), pred.sd_log10.cpu().numpy().astype(np.float64)
+    """One row per element: n, MAE of the predicted median (model, baselines), fold error, skill, NLL, coverage of the 90%
+    interval, and MAE against individual values with the oracle floor."""
+    point = pred.median_log10.cpu().numpy().astype(np.float64)
+    low, high = (t.cpu().numpy().astype(np.float64) for t in pred.interval_log10(0.9))
     central, measured = refs.central[class_ids], refs.measured[class_ids]
-    train_central, train_measured = refs.central[train_class_ids], refs.measured[train_class_ids]
-    with np.errstate(invalid='ignore'):
-        train_mean = np.nanmean(np.where(train_measured, train_central, np.nan), axis=0)
-        group_mean = {g: np.nanmean(np.where(train_measured[groups[train_class_ids] == g], train_central[groups[train_class_ids] == g], np.nan), axis=0)
-                      for g in set(groups)}
-    group_pred = np.stack([group_mean.get(groups[c], train_mean) for c in class_ids])
-    group_pred = np.where(np.isnan(group_pred), train_mean, group_pred)
+    base = group_baselines(refs, train_class_ids, groups)
+    train_mean = base['all']['mean']
+    def group_pred(kind):
+        answer = np.stack([base[kind].get(groups[c], base['all'][kind]) for c in class_ids])
+        return np.where(np.isnan(answer), base['all'][kind], answer)
+    group_mean, group_median = group_pred('mean'), group_pred('median')
     individual = _individual(refs, class_ids)
     all_values, all_censored = _individual(refs, class_ids, censored=True)
     rows = []
@@ -161,46 +185,44 @@ def evaluation_table(pred: ElementPrediction, class_ids: np.ndarray, refs: Refer
         m = measured[:, j]
         if not m.any(): continue
         err = lambda p: float(np.mean(np.abs(p[m] - central[m, j])))
-        mae, mae_mean, mae_group = err(mean[:, j]), err(np.full(len(mean), train_mean[j])), err(group_pred[:, j])
+        mae, mae_mean, mae_group, mae_group_median = err(point[:, j]), err(np.full(len(point), train_mean[j])), err(group_mean[:, j]), err(group_median[:, j])
+        skill = lambda base_mae: 1 - mae / base_mae if base_mae > 0 else np.nan
         vals = individual[m, j] # [n, K]
         have = ~np.isnan(vals)
-        mu, s = mean[m, j][:, None], sd[m, j][:, None]
-        z = (vals - mu) / s
+        lo, hi = low[m, j][:, None], high[m, j][:, None]
         everything, is_censored = all_values[m, j], all_censored[m, j]
-        z_all = (everything - mu) / s
-        nll_all = np.where(is_censored, -torch.special.log_ndtr(torch.as_tensor(z_all)).numpy(), 0.5 * (z_all ** 2 + 2 * np.log(s) + math.log(2 * math.pi)))
         has_any = ~np.isnan(everything)
+        nll_all = -_log_density(pred, j, np.flatnonzero(m), everything, is_censored)
         rows.append(dict(element=element, photos=int(m.sum()), mae=mae, fold_error=10 ** mae, mae_train_mean=mae_mean, mae_group_mean=mae_group,
-                         skill_vs_mean=1 - mae / mae_mean if mae_mean > 0 else np.nan, skill_vs_group=1 - mae / mae_group if mae_group > 0 else np.nan,
+                         mae_group_median=mae_group_median, skill_vs_mean=skill(mae_mean), skill_vs_group=skill(mae_group),
+                         skill_vs_group_median=skill(mae_group_median),
                          values=int(has_any.sum()), censored_share=float(is_censored[has_any].mean()) if has_any.any() else np.nan,
                          nll=float(np.nanmean(np.where(has_any, nll_all, np.nan))) if has_any.any() else np.nan,
-                         coverage90=float(np.nanmean(_covered(everything, is_censored, mu, s, Z90))) if has_any.any() else np.nan,
-                         coverage90_detected=float(np.nanmean(np.where(have, np.abs(z) <= Z90, np.nan))) if have.any() else np.nan,
-                         mae_individual=float(np.nanmean(np.abs(vals - mu))) if have.any() else np.nan,
+                         coverage90=float(np.nanmean(_covered(everything, is_censored, lo, hi))) if has_any.any() else np.nan,
+                         coverage90_detected=float(np.nanmean(np.where(have, (lo <= vals) & (vals <= hi), np.nan))) if have.any() else np.nan,
+                         mae_individual=float(np.nanmean(np.abs(vals - point[m, j][:, None]))) if have.any() else np.nan,
                          mae_individual_train_mean=float(np.nanmean(np.abs(vals - train_mean[j]))) if have.any() else np.nan,
                          mae_individual_oracle=float(np.nanmean(np.abs(vals - central[m, j][:, None]))) if have.any() else np.nan))
     return pd.DataFrame(rows)
 
 def coverage_curve(pred: ElementPrediction, class_ids: np.ndarray, refs: References, levels=np.linspace(0.1, 0.95, 12)) -> pd.DataFrame:
     "Expected against observed coverage of central intervals, over every individual value (non-detects covered when the interval reaches below their limit)."
-    mean, sd = pred.mean_log10.cpu().numpy()[:, :, None], pred.sd_log10.cpu().numpy()[:, :, None]
     vals, is_censored = _individual(refs, class_ids, censored=True)
-    normal = torch.distributions.Normal(0, 1)
     rows = []
     for level in levels:
-        z = float(normal.icdf(torch.tensor(0.5 + level / 2)))
-        rows.append(dict(expected=float(level), observed=float(np.nanmean(_covered(vals, is_censored, mean, sd, z)))))
+        low, high = (t.cpu().numpy()[:, :, None] for t in pred.interval_log10(float(level)))
+        rows.append(dict(expected=float(level), observed=float(np.nanmean(_covered(vals, is_censored, low, high)))))
     return pd.DataFrame(rows)
 
 # %% ../nbs/10_evaluate.ipynb #6cdab248
 def choose_blend_weight(outputs: dict, class_ids: np.ndarray, refs: References, elements: tuple = PANEL,
                         weights=np.linspace(0, 1, 11)) -> tuple[float, pd.DataFrame]:
-    "The weight on the mixture path with the lowest mean MAE (log10, against the classes' central values) over elements; and the curve."
+    "The weight on the mixture path whose predicted median has the lowest mean MAE (log10, against the classes' central values) over elements; and the curve."
     direct, mixture = direct_prediction(outputs, elements), mixture_prediction(outputs['class_probs'], refs, elements)
     central, measured = refs.central[class_ids], refs.measured[class_ids]
     rows = []
     for w in weights:
-        m = blend_predictions(direct, mixture, float(w)).mean_log10.numpy()
+        m = blend_predictions(direct, mixture, float(w)).median_log10.numpy()
         err = np.where(measured, np.abs(m - np.nan_to_num(central)), np.nan)
         rows.append(dict(weight=float(w), mean_mae=float(np.nanmean(np.nanmean(err, 0)))))
     curve = pd.DataFrame(rows)
@@ -245,11 +267,13 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
     curve = coverage_curve(pred, class_ids, refs)
     nearest = nearest_classes(pred, refs)
     summary = dict(checkpoint=str(checkpoint), split=label or split, photos=int(len(images)), members=len(models), mc_samples=mc_samples,
-                   path=pred.path, blend_weight=blend_weight if path == 'blend' else None,
+                   path=pred.path, point_estimate='median', blend_weight=blend_weight if path == 'blend' else None,
                    elements_beating_train_mean=int((table.skill_vs_mean > 0).sum()), elements_beating_group_mean=int((table.skill_vs_group > 0).sum()),
                    elements=int(len(table)), mean_skill_vs_train_mean=float(table.skill_vs_mean.mean()),
-                   mean_skill_vs_group_mean=float(table.skill_vs_group.mean()), mean_mae=float(table.mae.mean()),
-                   mean_mae_group_mean=float(table.mae_group_mean.mean()), mean_nll=float(table.nll.mean()),
+                   mean_skill_vs_group_mean=float(table.skill_vs_group.mean()),
+                   mean_skill_vs_group_median=float(table.skill_vs_group_median.mean()), mean_mae=float(table.mae.mean()),
+                   mean_mae_group_mean=float(table.mae_group_mean.mean()),
+                   mean_mae_group_median=float(table.mae_group_median.mean()), mean_nll=float(table.nll.mean()),
                    coverage90_all_values=float(curve.loc[(curve.expected - 0.9).abs().idxmin(), 'observed']),
                    coverage90_min_element=float(table.coverage90.min()), coverage90_max_element=float(table.coverage90.max()),
                    nearest_class_accuracy=float((nearest == class_ids).mean()),

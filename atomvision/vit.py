@@ -20,10 +20,11 @@ from .core import PANEL, atomic_write, pick_device
 
 # %% auto #0
 __all__ = ['CONFIGS', 'LOG10_2', 'Z90', 'ViTConfig', 'vit_config', 'FastDropout', 'DropPath', 'Attention', 'Block',
-           'resize_pos_embed', 'conv_stem', 'PatchEmbed', 'ElementPrediction', 'ElementHead', 'ElementViT',
-           'capture_attention', 'mc_dropout', 'sample_outputs', 'predict', 'element_loss', 'rollout', 'attention_map',
-           'attention_maps', 'element_attention_maps', 'plot_overlay', 'plot_attention_grid', 'plot_element_maps',
-           'save_model', 'checkpoint_config', 'load_model']
+           'resize_pos_embed', 'conv_stem', 'PatchEmbed', 'mixture_cdf', 'mixture_quantile', 'weighted_median',
+           'mixture_log_density', 'ElementPrediction', 'ElementHead', 'ElementViT', 'capture_attention', 'mc_dropout',
+           'sample_outputs', 'predict', 'element_loss', 'rollout', 'attention_map', 'attention_maps',
+           'element_attention_maps', 'plot_overlay', 'plot_attention_grid', 'plot_element_maps', 'save_model',
+           'checkpoint_config', 'load_model']
 
 # %% ../nbs/07_vit.ipynb #6f9a3353
 @dataclass
@@ -187,9 +188,57 @@ LOG10_2 = math.log10(2.0)
 
 Z90 = 1.6448536269514722 # the standard normal quantile of a central 90% interval
 
+def mixture_cdf(weights: torch.Tensor, means: torch.Tensor, sds: torch.Tensor, # [..., K] a Gaussian mixture per cell
+                x: torch.Tensor, # [..., M] points per cell
+               ) -> torch.Tensor:
+    "P(Y <= x) [..., M] under the mixture sum_k w_k N(mean_k, sd_k^2); NaN where the weights sum to 0."
+    total = weights.sum(-1, keepdim=True)
+    z = (x[..., :, None] - torch.nan_to_num(means)[..., None, :]) / sds[..., None, :].clamp_min(1e-6)
+    cdf = (weights[..., None, :] * torch.special.ndtr(z)).sum(-1) / total.clamp_min(1e-12)
+    return cdf.masked_fill(total <= 0, float('nan'))
+
+def mixture_quantile(weights: torch.Tensor, means: torch.Tensor, sds: torch.Tensor, # [..., K]
+                     q: float, steps: int = 48) -> torch.Tensor:
+    "The `q` quantile [...] of the mixture, by bisection on its CDF; NaN where the weights sum to 0."
+    used = weights > 0
+    safe_means, safe_sds = torch.nan_to_num(means), sds.clamp_min(1e-6)
+    lo = torch.where(used, safe_means - 10 * safe_sds, torch.full_like(safe_means, float('inf'))).amin(-1)
+    hi = torch.where(used, safe_means + 10 * safe_sds, torch.full_like(safe_means, float('-inf'))).amax(-1)
+    empty = ~used.any(-1)
+    lo, hi = lo.masked_fill(empty, 0.0), hi.masked_fill(empty, 0.0)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        below = mixture_cdf(weights, means, sds, mid[..., None])[..., 0] < q
+        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+    return ((lo + hi) / 2).masked_fill(empty, float('nan'))
+
+def weighted_median(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    "The weighted median [...] of `values` [..., K]: the smallest value whose cumulative weight reaches half; NaN where the weights sum to 0."
+    order = torch.nan_to_num(values, nan=float('inf')).argsort(-1)
+    w, v = weights.gather(-1, order), values.gather(-1, order)
+    total = w.sum(-1, keepdim=True)
+    first = ((w.cumsum(-1) / total.clamp_min(1e-12)) >= 0.5 - 1e-6).float().argmax(-1, keepdim=True)
+    return v.gather(-1, first)[..., 0].masked_fill(total[..., 0] <= 0, float('nan'))
+
+def mixture_log_density(weights: torch.Tensor, means: torch.Tensor, sds: torch.Tensor, # [..., K]
+                        x: torch.Tensor, # [..., M] log10 values
+                        censored: torch.Tensor | None = None, # [..., M] bool: x is a limit, the value lies below it
+                       ) -> torch.Tensor:
+    "log p(x) [..., M] under the mixture; for a censored point log P(Y < x)."
+    log_w = (weights / weights.sum(-1, keepdim=True).clamp_min(1e-12)).clamp_min(1e-30).log()[..., None, :]
+    s = sds[..., None, :].clamp_min(1e-6)
+    z = (x[..., :, None] - torch.nan_to_num(means)[..., None, :]) / s
+    log_pdf = -0.5 * (z ** 2 + math.log(2 * math.pi)) - s.log()
+    if censored is not None: log_pdf = torch.where(censored[..., None], torch.special.log_ndtr(z), log_pdf)
+    return torch.logsumexp(log_w + log_pdf, -1)
+
 @dataclass
 class ElementPrediction:
-    "Per-element predictions for a batch: every tensor field is [batch, elements] (`class_probs`: [batch, classes])."
+    """Per-element predictive distributions for a batch: every tensor field is [batch, elements] (`class_probs`:
+    [batch, classes]; the mixture components: [batch, elements, K]). Without components the distribution of log10 mg/kg
+    is the Gaussian N(mean, var); with them it is the Gaussian mixture they describe (classes, passes, members), of
+    which `mean_log10` and `var_log10` are the moments. The reported median is that of the food's typical value (the
+    components' centres); intervals are the quantiles of the whole mixture, so they hold one measurement of the food."""
     mean_log10: torch.Tensor # mean of log10 mg/kg
     var_log10: torch.Tensor # total predictive variance of log10 mg/kg
     aleatoric_var: torch.Tensor | None = None # the spread of the food itself: direct head's variance, or the classes' within-food spread
@@ -198,17 +247,46 @@ class ElementPrediction:
     path: str = 'direct' # which path produced it: 'direct' (element head), 'mixture' (class posterior), or 'blend'
     confusion_var: torch.Tensor | None = None # mixture path: spread between the classes the model hesitates between
     class_probs: torch.Tensor | None = None # posterior over fine classes, where the model has a class head
+    weights: torch.Tensor | None = None # mixture component weights [batch, elements, K] (None: one Gaussian)
+    component_means: torch.Tensor | None = None # log10 mg/kg [batch, elements, K]
+    component_sds: torch.Tensor | None = None # [batch, elements, K]
 
     @property
     def sd_log10(self): return self.var_log10.clamp_min(1e-12).sqrt()
+    def components(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        "(weights, means, sds) [batch, elements, K] of the predictive distribution: one component when it is a Gaussian."
+        if self.weights is not None: return self.weights, self.component_means, self.component_sds
+        return torch.ones_like(self.mean_log10)[..., None], self.mean_log10[..., None], self.sd_log10[..., None]
+    def quantile_log10(self, q: float) -> torch.Tensor:
+        "The `q` quantile of log10 mg/kg [batch, elements]."
+        if self.weights is None: return self.mean_log10 + float(torch.distributions.Normal(0, 1).icdf(torch.tensor(q))) * self.sd_log10
+        return mixture_quantile(*self.components(), q)
+    def cdf_log10(self, x: torch.Tensor) -> torch.Tensor:
+        "P(log10 mg/kg <= x) for points x [batch, elements, M]."
+        return mixture_cdf(*self.components(), x)
+    def log_density(self, x: torch.Tensor, censored: torch.Tensor | None = None) -> torch.Tensor:
+        "log p(x) for log10 values x [batch, elements, M] (log P(Y < x) where `censored`)."
+        return mixture_log_density(*self.components(), x, censored)
     @property
-    def median_mg_kg(self): return 10 ** self.mean_log10
+    def median_log10(self):
+        """The reported median: of the food's typical log10 concentration under what the model believes it sees, i.e. the
+        weighted median of the components' centres (the classes it hesitates between, passes, members); the mean for a Gaussian."""
+        return self.mean_log10 if self.weights is None else weighted_median(self.weights, self.component_means)
+    @property
+    def median_mg_kg(self): return 10 ** self.median_log10
+    def interval_log10(self, level: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
+        "Central `level` interval of log10 mg/kg: the (1 - level)/2 and (1 + level)/2 quantiles."
+        return self.quantile_log10((1 - level) / 2), self.quantile_log10((1 + level) / 2)
     def interval_mg_kg(self, level: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
         "Central `level` interval of the concentration in mg/kg."
-        z = float(torch.distributions.Normal(0, 1).icdf(torch.tensor(0.5 + level / 2)))
-        return 10 ** (self.mean_log10 - z * self.sd_log10), 10 ** (self.mean_log10 + z * self.sd_log10)
+        low, high = self.interval_log10(level)
+        return 10 ** low, 10 ** high
     @property
-    def confidence(self): return torch.erf(LOG10_2 / (self.sd_log10 * math.sqrt(2)))
+    def confidence(self):
+        "The probability that the concentration lies within a factor of 2 of the reported median."
+        if self.weights is None: return torch.erf(LOG10_2 / (self.sd_log10 * math.sqrt(2)))
+        m = self.median_log10[..., None]
+        return (self.cdf_log10(m + LOG10_2) - self.cdf_log10(m - LOG10_2))[..., 0]
 
 class ElementHead(nn.Module):
     "Mean and log-variance of log10 mg/kg for each element of the panel, from the CLS token."
@@ -335,7 +413,9 @@ def predict(model: ElementViT, images: torch.Tensor, # [batch, 3, H, W], normali
     probs = out['class_probs'].mean(0) if out['class_probs'] is not None else None
     if mc_samples <= 0: return ElementPrediction(means[0], variances[0], elements=model.config.elements, class_probs=probs)
     aleatoric, epistemic = variances.mean(0), means.var(0, unbiased=False)
-    return ElementPrediction(means.mean(0), aleatoric + epistemic, aleatoric, epistemic, model.config.elements, class_probs=probs)
+    weights = torch.full_like(means, 1 / len(means)).permute(1, 2, 0) # the passes, equally weighted: [batch, elements, passes]
+    return ElementPrediction(means.mean(0), aleatoric + epistemic, aleatoric, epistemic, model.config.elements, class_probs=probs,
+                             weights=weights, component_means=means.permute(1, 2, 0), component_sds=variances.sqrt().permute(1, 2, 0))
 
 # %% ../nbs/07_vit.ipynb #974321cc
 def element_loss(mean: torch.Tensor, log_var: torch.Tensor, # [batch, elements] predictions
