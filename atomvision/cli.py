@@ -192,7 +192,7 @@ def cmd_evaluate(args) -> int:
     weight = result['summary'].get('blend_weight')
     if weight is not None: # chosen on val: `atomvision predict` uses it
         folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
-        atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(dict(blend_weight=weight, chosen_on='val', by='mean MAE'))))
+        atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(dict(blend_weight=weight, chosen_on='val', by='mean MAE of the median'))))
     print(json.dumps(result['summary'], indent=1))
     with pd.option_context('display.width', 200, 'display.max_columns', 20):
         print(result['per_element'][['element', 'photos', 'mae', 'mae_group_mean', 'mae_train_mean', 'skill_vs_group', 'coverage90']].round(3).to_string(index=False))

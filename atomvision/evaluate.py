@@ -427,9 +427,13 @@ def load_split_file(images_dir: Path, split_file: Path, size: int = 256) -> tupl
 
 # %% ../nbs/10_evaluate.ipynb #1a44ccf3
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
-                  path: str = 'blend', blend_weight: float = 0.5, seed: int = 0) -> dict:
+                  path: str = 'blend', blend_weight: float | None = None, seed: int = 0) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
-    (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`)."""
+    (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`). The blend weight
+    defaults to the one `atomvision evaluate` saved beside the run (`blend.json`), else 0.5."""
+    if blend_weight is None:
+        saved = (Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent) / 'blend.json'
+        blend_weight = float(json.loads(saved.read_text())['blend_weight']) if saved.exists() else 0.5
     store = Path(store) if store else default_store()
     models = load_members(checkpoint, members)
     val = ImageStoreDataset(store, 'val', limit=photos, preload=True)
@@ -444,4 +448,4 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
         result[name] = float(pred.epistemic_var.mean())
         if pred.confusion_var is not None: result[f'{name}_confusion'] = float(pred.confusion_var.mean())
     for name in ('inverted', 'noise'): result[f'ratio_{name}'] = result[name] / max(result['val'], 1e-12)
-    return dict(result, members=len(models), mc_samples=passes, path=path)
+    return dict(result, members=len(models), mc_samples=passes, path=path, blend_weight=blend_weight)

@@ -25,7 +25,7 @@ from .vit import Z90, ElementPrediction, attention_maps, sample_outputs
 
 # %% auto #0
 __all__ = ['ENGINES', 'RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'prediction_path', 'checkpoint_digest', 'Predictor',
-           'prediction_records', 'records_json', 'photo_files', 'predict_files']
+           'element_summaries', 'prediction_records', 'records_json', 'photo_files', 'predict_files']
 
 # %% ../nbs/10b_predict.ipynb #51c31721
 def prediction_path(checkpoint: Path, models: list) -> tuple[str, float]:
@@ -136,24 +136,30 @@ class Predictor:
 RECORD_COLUMNS = ['path', 'element', 'median_mg_kg', 'low90_mg_kg', 'high90_mg_kg', 'confidence', 'aleatoric_var', 'epistemic_var',
                   'prediction_path', 'closest_class', 'closest_foods', 'error']
 
+def element_summaries(pred: ElementPrediction) -> list[list[dict]]:
+    """Per photo, per element: the median, 90% interval, confidence and variance parts as plain floats. The mixture's
+    quantiles are found once for the whole batch (a bisection), not once per photo."""
+    low, high = pred.interval_mg_kg(0.9)
+    missing = torch.full_like(pred.mean_log10, float('nan'))
+    columns = dict(median_mg_kg=pred.median_mg_kg, low90_mg_kg=low, high90_mg_kg=high, confidence=pred.confidence,
+                   aleatoric_var=pred.aleatoric_var if pred.aleatoric_var is not None else missing,
+                   epistemic_var=pred.epistemic_var if pred.epistemic_var is not None else missing)
+    arrays = {name: t.detach().double().cpu().numpy() for name, t in columns.items()}
+    return [[dict(element=symbol, **{name: float(a[i, j]) for name, a in arrays.items()}) for j, symbol in enumerate(pred.elements)]
+            for i in range(len(pred.mean_log10))]
+
 def prediction_records(pred: ElementPrediction | None, paths: list, foods: list | None = None,
                        errors: dict | None = None, # path -> why it could not be read
                       ) -> pd.DataFrame:
     "One row per photo and element (`RECORD_COLUMNS`), and one row per photo that failed."
     rows = []
-    if pred is not None:
-        low, high = pred.interval_mg_kg(0.9)
-        median, conf = pred.median_mg_kg, pred.confidence
-        aleatoric = pred.aleatoric_var if pred.aleatoric_var is not None else torch.full_like(pred.mean_log10, float('nan'))
-        epistemic = pred.epistemic_var if pred.epistemic_var is not None else torch.full_like(pred.mean_log10, float('nan'))
-        for i, path in enumerate(paths):
-            closest = foods[i] if foods else None
-            food_text = '; '.join(f"{f['food_name']} [{f['source']} {f['food_id']}]" for f in closest['foods']) if closest else ''
-            for j, symbol in enumerate(pred.elements):
-                rows.append(dict(path=str(path), element=symbol, median_mg_kg=float(median[i, j]), low90_mg_kg=float(low[i, j]),
-                                 high90_mg_kg=float(high[i, j]), confidence=float(conf[i, j]), aleatoric_var=float(aleatoric[i, j]),
-                                 epistemic_var=float(epistemic[i, j]), prediction_path=pred.path,
-                                 closest_class=closest['class_name'] if closest else '', closest_foods=food_text, error=''))
+    summaries = element_summaries(pred) if pred is not None else []
+    for i, (path, elements) in enumerate(zip(paths, summaries)):
+        closest = foods[i] if foods else None
+        food_text = '; '.join(f"{f['food_name']} [{f['source']} {f['food_id']}]" for f in closest['foods']) if closest else ''
+        for element in elements:
+            rows.append(dict(path=str(path), **element, prediction_path=pred.path,
+                             closest_class=closest['class_name'] if closest else '', closest_foods=food_text, error=''))
     for path, reason in (errors or {}).items(): rows.append(dict(path=str(path), element='', error=reason))
     return pd.DataFrame(rows, columns=RECORD_COLUMNS)
 

@@ -28,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .core import ELEMENT_BY_SYMBOL, PANEL
 from .images import MIN_SIDE, PhotoError, decode_photo
-from .predict import Predictor
+from .predict import Predictor, element_summaries
 
 # %% auto #0
 __all__ = ['MAX_UPLOAD_BYTES', 'PAGE', 'BadPhoto', 'photo_from_bytes', 'MicroBatcher', 'measured_profiles', 'create_app',
@@ -64,7 +64,7 @@ class MicroBatcher:
         self.worker.start()
 
     def submit(self, image: torch.Tensor, mc_samples: int = 8, tta: int = 1) -> Future:
-        "A future of (ElementPrediction of one photo, closest foods) for uint8 `image` [3, S, S]."
+        "A future of (prediction path, the photo's element summaries, closest foods) for uint8 `image` [3, S, S]."
         future = Future()
         with self.count_lock: self.inflight += 1
         future.add_done_callback(self._answered)
@@ -89,19 +89,13 @@ class MicroBatcher:
                 group = [item for item in batch if item[1:3] == key]
                 try:
                     pred = self.predictor.predict(torch.stack([item[0] for item in group]), *key)
-                    foods = self.predictor.closest_foods(pred)
+                    foods, summaries = self.predictor.closest_foods(pred), element_summaries(pred) # once per batch
                     self.batch_sizes.append(len(group))
-                    for i, (_, _, _, future) in enumerate(group): future.set_result((_row(pred, i), foods[i]))
+                    for i, (_, _, _, future) in enumerate(group): future.set_result((pred.path, summaries[i], foods[i]))
                 except Exception as e:
                     for _, _, _, future in group: future.set_exception(e)
 
     def close(self): self.requests.put(None)
-
-def _row(pred, i: int):
-    "Photo `i` of a batch prediction, as a batch of one."
-    from dataclasses import fields, replace
-    return replace(pred, **{f.name: getattr(pred, f.name)[i:i + 1] for f in fields(pred)
-                            if isinstance(getattr(pred, f.name), torch.Tensor)})
 
 # %% ../nbs/10c_serve.ipynb #28d7faf7
 PAGE = """<!doctype html>
@@ -258,18 +252,14 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
         try: image = await run_in_threadpool(photo_from_bytes, data) # decoding off the event loop
         except BadPhoto as e: return JSONResponse({'error': str(e)}, status_code=e.status)
         import asyncio
-        pred, closest = await asyncio.wrap_future(state['batcher'].submit(image, mc_samples_, tta))
+        path, summaries, closest = await asyncio.wrap_future(state['batcher'].submit(image, mc_samples_, tta))
         overlay_id = secrets.token_hex(16)
         overlays = state['overlays']
         overlays[overlay_id] = (time.monotonic(), image)
         while len(overlays) > max_overlays: overlays.popitem(last=False)
-        low, high = pred.interval_mg_kg(0.9)
-        elements = [dict(element=s, name=ELEMENT_BY_SYMBOL[s].name, median_mg_kg=float(pred.median_mg_kg[0, j]),
-                         low90_mg_kg=float(low[0, j]), high90_mg_kg=float(high[0, j]), confidence=float(pred.confidence[0, j]),
-                         aleatoric_var=float(pred.aleatoric_var[0, j]), epistemic_var=float(pred.epistemic_var[0, j]))
-                    for j, s in enumerate(pred.elements)]
+        elements = [dict(e, name=ELEMENT_BY_SYMBOL[e['element']].name) for e in summaries]
         for food in closest['foods']: food['measured'] = state['profiles'].get(food['food_key'], {})
-        return dict(id=overlay_id, prediction_path=pred.path, elements=elements, closest=closest,
+        return dict(id=overlay_id, prediction_path=path, elements=elements, closest=closest,
                     attention_url=f'predict/{overlay_id}/attention.png', filename=None)
 
     @app.get('/predict/{overlay_id}/attention.png', dependencies=[Depends(authorized)])
