@@ -12,7 +12,7 @@ FLAGS ?=
 ATOMVISION_MIRROR ?= $(abspath $(wildcard ../shared/data))
 export ATOMVISION_MIRROR
 
-.PHONY: setup run test export readme screenshot clean-venv chromium lab docs
+.PHONY: setup run test export readme screenshot clean-venv chromium lab docs notebooks
 
 setup: $(STAMP)
 
@@ -53,6 +53,12 @@ screenshot: setup
 	@test -f data/unified/atomvision_unified.parquet || $(BIN)/atomvision build
 	$(BIN)/python tools/screenshot_explorer.py
 	$(BIN)/python tools/screenshot_serve.py --out docs/screenshots/serve_page.png
+
+# Re-execute every notebook in place, in data-flow order, on the mirror, keeping its outputs (tables, figures at
+# 72 dpi); the slow cells read the runs of `make run`. NB_FLAGS names the flagged cells to run.
+NB_FLAGS ?= slow mirror
+notebooks: setup
+	$(BIN)/python tools/run_notebooks.py --flags "$(NB_FLAGS)"
 
 # The documentation site from the notebooks (nbconvert, no Quarto) -> _docs/index.html
 docs: setup

@@ -19,7 +19,8 @@ import torch
 
 from .core import PANEL, atomic_write, data_dir, pick_device
 from .images import ImageStoreDataset, References, augment, default_store, load_photo, make_targets, normalize, preprocess
-from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, mixture_log_density, plot_overlay, predict, sample_outputs
+from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, mixture_log_density, predict, sample_outputs
+from .plots import plot_overlay
 
 # %% auto #0
 __all__ = ['class_groups', 'load_members', 'has_dropout', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction',

@@ -117,7 +117,7 @@ class Predictor:
     def overlay(self, image: torch.Tensor, # uint8 [3, S, S]
                 title: str = 'attention rollout'):
         "The attention overlay of one photo as a matplotlib figure (the caller closes it)."
-        from atomvision.vit import plot_overlay
+        from atomvision.plots import plot_overlay
         return plot_overlay(augment(image[None], self.config.image_size, None, train=False)[0], self.attention(image), title)
 
     def closest_foods(self, pred: ElementPrediction, k: int = 3) -> list[dict]:

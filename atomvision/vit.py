@@ -23,8 +23,7 @@ __all__ = ['CONFIGS', 'LOG10_2', 'Z90', 'ViTConfig', 'vit_config', 'FastDropout'
            'resize_pos_embed', 'conv_stem', 'PatchEmbed', 'mixture_cdf', 'mixture_quantile', 'weighted_median',
            'mixture_log_density', 'ElementPrediction', 'ElementHead', 'ElementViT', 'capture_attention', 'mc_dropout',
            'sample_outputs', 'predict', 'element_loss', 'rollout', 'attention_map', 'attention_maps',
-           'element_attention_maps', 'plot_overlay', 'plot_attention_grid', 'plot_element_maps', 'save_model',
-           'checkpoint_config', 'load_model']
+           'element_attention_maps', 'save_model', 'checkpoint_config', 'load_model']
 
 # %% ../nbs/07_vit.ipynb #6f9a3353
 @dataclass
@@ -514,53 +513,6 @@ def element_attention_maps(model: ElementViT, images: torch.Tensor, element: str
     model.train(was)
     weighted = [(g * w).clamp_min(0).detach() for g, w in zip(grads, weights)]
     return attention_map(model, rollout(weighted, 'mean', discard_ratio), images.shape[-1])
-
-# %% ../nbs/07_vit.ipynb #7b03153d
-def _show_image(ax, image):
-    img = image.detach().float().cpu()
-    if img.ndim == 3 and img.shape[0] in (1, 3): img = img.permute(1, 2, 0)
-    img = (img - img.min()) / (img.max() - img.min()).clamp_min(1e-12)
-    ax.imshow(img.numpy()); ax.axis('off')
-
-def plot_overlay(image: torch.Tensor, heatmap: torch.Tensor, title: str = '', alpha: float = 0.5):
-    "An image with a heat-map overlay."
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(4, 4))
-    _show_image(ax, image)
-    ax.imshow(heatmap.detach().cpu().numpy(), cmap='inferno', alpha=alpha)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-def plot_attention_grid(model: ElementViT, image: torch.Tensor, # one image [3, H, W]
-                       ):
-    "One image's CLS attention for every layer (rows) and head (columns)."
-    import matplotlib.pyplot as plt
-    model.eval()
-    with torch.no_grad(), capture_attention(model) as captured: model(image[None])
-    g = model.patch_embed.grids(image.shape[-1])[0]
-    depth, heads = len(captured), captured[0].shape[1]
-    fig, axes = plt.subplots(depth, heads, figsize=(1.6 * heads, 1.6 * depth), squeeze=False)
-    for layer, attn in enumerate(captured):
-        for head in range(heads):
-            ax = axes[layer][head]
-            ax.imshow(attn[0, head, 0, 1:1 + g * g].reshape(g, g).cpu().numpy(), cmap='viridis'); ax.axis('off')
-            if layer == 0: ax.set_title(f'head {head}', fontsize=8)
-        axes[layer][0].text(-0.5, 0.5, f'layer {layer}', transform=axes[layer][0].transAxes, ha='right', va='center', fontsize=8)
-    fig.tight_layout()
-    return fig
-
-def plot_element_maps(model: ElementViT, image: torch.Tensor, elements=('Ca', 'Fe', 'Pb', 'Cd')):
-    "Side by side: the image and each element's gradient-weighted map."
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(elements) + 1, figsize=(3 * (len(elements) + 1), 3.2))
-    _show_image(axes[0], image); axes[0].set_title('image')
-    for ax, element in zip(axes[1:], elements):
-        _show_image(ax, image)
-        ax.imshow(element_attention_maps(model, image[None], element)[0].cpu().numpy(), cmap='inferno', alpha=0.55)
-        ax.set_title(element)
-    fig.tight_layout()
-    return fig
 
 # %% ../nbs/07_vit.ipynb #201b3d1c
 from safetensors.torch import load_file, save_file, safe_open

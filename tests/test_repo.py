@@ -67,3 +67,58 @@ def test_console_script():
     done = run(BIN / 'atomvision', 'info')
     assert done.returncode == 0, done.stderr
     assert 'Plomb' in done.stdout and 'Ca Mg Na K P Fe Zn Cu Mn Se I Mo Cr Co Pb Cd As Hg Ni Al Sn Sb' in done.stdout
+
+
+# What `make notebooks` leaves in the notebooks: the stage notebooks open with their results (a table or a figure),
+# the ones whose results are figures have them, and none grows past what a reader downloads happily.
+RESULTS = ('00_core', '01_fetch', '02_usda_fdc', '03_fda_tds', '04_europe', '04b_afcd', '05d_stats', '05e_harmonize', '06_explore',
+           '07b_plots', '08_images', '09_train', '09b_tune', '10_evaluate', '10b_predict')
+FIGURES = ('06_explore', '07b_plots', '09_train', '09b_tune', '10_evaluate')
+MAX_NOTEBOOK_BYTES, MAX_FIGURE_BYTES = 2_000_000, 150_000
+
+
+def shown(path: Path) -> list:
+    "The results a notebook stores (printed summaries, tables, figures): (kind, bytes of the figure or 0)."
+    import base64, json
+    out = []
+    for cell in json.loads(path.read_text())['cells']:
+        for o in cell.get('outputs', []):
+            if o['output_type'] == 'stream': # printed summaries count; the device line every notebook prints does not
+                text = ''.join(o.get('text', ''))
+                if text.strip() and not all(line.startswith('atomvision: using') for line in text.strip().splitlines()): out.append(('text', 0))
+                continue
+            if o['output_type'] not in ('display_data', 'execute_result'): continue
+            png = o.get('data', {}).get('image/png')
+            out.append(('figure', len(base64.b64decode(''.join(png)))) if png else ('table', 0))
+    return out
+
+
+def notebook_problems(nbs: Path) -> list:
+    problems = []
+    for path in sorted(nbs.glob('*.ipynb')):
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES: problems.append(f'{path.name}: {size / 1e6:.1f} MB, over 2 MB')
+        outputs = shown(path)
+        problems += [f'{path.name}: a figure of {n / 1e3:.0f} KB, over 150 KB' for kind, n in outputs if n > MAX_FIGURE_BYTES]
+        if path.stem in RESULTS and not outputs: problems.append(f'{path.name}: shows no result (run `make notebooks`)')
+        if path.stem in FIGURES and not any(kind == 'figure' for kind, _ in outputs): problems.append(f'{path.name}: shows no figure (run `make notebooks`)')
+    return problems
+
+
+def test_notebooks_show_their_results():
+    assert notebook_problems(ROOT / 'nbs') == []
+
+
+def test_notebook_check_can_fail(tmp_path):
+    import json
+    nb = json.loads((ROOT / 'nbs' / '09_train.ipynb').read_text())
+    for cell in nb['cells']:
+        if cell['cell_type'] == 'code': cell['outputs'] = []
+    (tmp_path / '09_train.ipynb').write_text(json.dumps(nb))
+    big = json.loads((ROOT / 'nbs' / '10_evaluate.ipynb').read_text())
+    big['cells'][0]['source'] = ['x' * 2_100_000]
+    (tmp_path / '10_evaluate.ipynb').write_text(json.dumps(big))
+    problems = notebook_problems(tmp_path)
+    assert '09_train.ipynb: shows no result (run `make notebooks`)' in problems
+    assert '09_train.ipynb: shows no figure (run `make notebooks`)' in problems
+    assert any(p.startswith('10_evaluate.ipynb') and 'over 2 MB' in p for p in problems)
