@@ -27,7 +27,7 @@ __all__ = ['class_groups', 'load_members', 'has_dropout', 'ensemble_outputs', 'd
            'blend_predictions', 'combine', 'predict_images', 'group_baselines', 'evaluation_table', 'coverage_curve',
            'choose_blend_weight', 'class_metrics', 'evaluate_run', 'nearest_classes', 'plot_calibration',
            'plot_element_errors', 'plot_confusion', 'plot_attention_gallery', 'write_evaluation', 'attention_view',
-           'AttentionExplorer', 'load_split_file', 'ood_epistemic']
+           'AttentionExplorer', 'load_split_file', 'saved_blend_weight', 'ood_epistemic']
 
 # %% ../nbs/10_evaluate.ipynb #41fb13a3
 def class_groups(store: Path) -> np.ndarray:
@@ -427,14 +427,19 @@ def load_split_file(images_dir: Path, split_file: Path, size: int = 256) -> tupl
     return torch.stack(images), np.array(ids), problems
 
 # %% ../nbs/10_evaluate.ipynb #1a44ccf3
+def saved_blend_weight(checkpoint: Path) -> float | None:
+    "The blend weight `atomvision evaluate` chose on val and saved beside a run or checkpoint (`blend.json`); None if none."
+    checkpoint = Path(checkpoint)
+    saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
+    return float(json.loads(saved.read_text())['blend_weight']) if saved.exists() else None
+
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
                   path: str = 'blend', blend_weight: float | None = None, seed: int = 0) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
     (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`). The blend weight
     defaults to the one `atomvision evaluate` saved beside the run (`blend.json`), else 0.5."""
-    if blend_weight is None:
-        saved = (Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent) / 'blend.json'
-        blend_weight = float(json.loads(saved.read_text())['blend_weight']) if saved.exists() else 0.5
+    if blend_weight is None: blend_weight = saved_blend_weight(checkpoint)
+    if blend_weight is None: blend_weight = 0.5
     store = Path(store) if store else default_store()
     models = load_members(checkpoint, members)
     val = ImageStoreDataset(store, 'val', limit=photos, preload=True)

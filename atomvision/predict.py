@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from .core import ELEMENT_BY_SYMBOL
-from .evaluate import combine, has_dropout, load_members, nearest_classes
+from .evaluate import combine, has_dropout, load_members, nearest_classes, saved_blend_weight
 from .images import ImageStoreDataset, augment, default_store, normalize, preprocess, read_photo, sample_seeds
 from .vit import Z90, ElementPrediction, attention_maps, sample_outputs
 
@@ -32,8 +32,8 @@ def prediction_path(checkpoint: Path, models: list) -> tuple[str, float]:
     """(path, blend weight) for a checkpoint: the blend weight that `atomvision evaluate` chose on val and saved beside
     the run (`blend.json`); without it the class-mixture path when the model names classes, else the element head."""
     if models[0].class_head is None: return 'direct', 0.0
-    saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
-    if saved.exists(): return 'blend', float(json.loads(saved.read_text())['blend_weight'])
+    weight = saved_blend_weight(checkpoint)
+    if weight is not None: return 'blend', weight
     return 'mixture', 1.0
 
 def checkpoint_digest(checkpoint: Path) -> str:

@@ -187,31 +187,35 @@ LOG10_2 = math.log10(2.0)
 
 Z90 = 1.6448536269514722 # the standard normal quantile of a central 90% interval
 
+def _normal_mixture_cdf(weights: torch.Tensor, means: torch.Tensor, sds: torch.Tensor, # [..., K]: weights summing to 1, no NaN
+                        x: torch.Tensor) -> torch.Tensor: # [..., M]
+    return (weights[..., None, :] * torch.special.ndtr((x[..., None] - means[..., None, :]) / sds[..., None, :])).sum(-1)
+
+def _prepared(weights: torch.Tensor, means: torch.Tensor, sds: torch.Tensor):
+    "Weights normalised to 1, NaN means and zero spreads made safe, and where the weights sum to 0 ([..., 1])."
+    total = weights.sum(-1, keepdim=True)
+    return weights / total.clamp_min(1e-12), torch.nan_to_num(means), sds.clamp_min(1e-6), total <= 0
+
 def mixture_cdf(weights: torch.Tensor, means: torch.Tensor, sds: torch.Tensor, # [..., K] a Gaussian mixture per cell
                 x: torch.Tensor, # [..., M] points per cell
                ) -> torch.Tensor:
     "P(Y <= x) [..., M] under the mixture sum_k w_k N(mean_k, sd_k^2); NaN where the weights sum to 0."
-    total = weights.sum(-1, keepdim=True)
-    z = (x[..., :, None] - torch.nan_to_num(means)[..., None, :]) / sds[..., None, :].clamp_min(1e-6)
-    cdf = (weights[..., None, :] * torch.special.ndtr(z)).sum(-1) / total.clamp_min(1e-12)
-    return cdf.masked_fill(total <= 0, float('nan'))
+    w, m, s, empty = _prepared(weights, means, sds)
+    return _normal_mixture_cdf(w, m, s, x).masked_fill(empty, float('nan'))
 
 def mixture_quantile(weights: torch.Tensor, means: torch.Tensor, sds: torch.Tensor, # [..., K]
                      q: float | list, # a probability, or several (found together, in one bisection)
                      steps: int = 30) -> torch.Tensor:
     "The `q` quantile [...] (several: [..., Q]) of the mixture, by bisection on its CDF; NaN where the weights sum to 0."
     qs = torch.as_tensor(q, dtype=means.dtype).reshape(-1)
+    w, m, s, empty = _prepared(weights, means, sds)
     used = weights > 0
-    safe_means, safe_sds = torch.nan_to_num(means), sds.clamp_min(1e-6)
-    lo = torch.where(used, safe_means - 10 * safe_sds, torch.full_like(safe_means, float('inf'))).amin(-1, keepdim=True)
-    hi = torch.where(used, safe_means + 10 * safe_sds, torch.full_like(safe_means, float('-inf'))).amax(-1, keepdim=True)
-    empty = ~used.any(-1, keepdim=True)
-    lo, hi = lo.masked_fill(empty, 0.0).expand(*lo.shape[:-1], len(qs)), hi.masked_fill(empty, 0.0).expand(*hi.shape[:-1], len(qs))
-    w = (weights / weights.sum(-1, keepdim=True).clamp_min(1e-12))[..., None, :]
-    m, s = safe_means[..., None, :], safe_sds[..., None, :]
+    lo = torch.where(used, m - 10 * s, torch.full_like(m, float('inf'))).amin(-1, keepdim=True).masked_fill(empty, 0.0)
+    hi = torch.where(used, m + 10 * s, torch.full_like(m, float('-inf'))).amax(-1, keepdim=True).masked_fill(empty, 0.0)
+    lo, hi = lo.expand(*lo.shape[:-1], len(qs)), hi.expand(*hi.shape[:-1], len(qs))
     for _ in range(steps): # 30 halvings of a bracket of at most ~20 decades: better than 1e-7 log10
         mid = (lo + hi) / 2
-        below = (w * torch.special.ndtr((mid[..., None] - m) / s)).sum(-1) < qs
+        below = _normal_mixture_cdf(w, m, s, mid) < qs
         lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
     out = ((lo + hi) / 2).masked_fill(empty, float('nan'))
     return out if isinstance(q, (list, tuple)) else out[..., 0]
@@ -229,9 +233,9 @@ def mixture_log_density(weights: torch.Tensor, means: torch.Tensor, sds: torch.T
                         censored: torch.Tensor | None = None, # [..., M] bool: x is a limit, the value lies below it
                        ) -> torch.Tensor:
     "log p(x) [..., M] under the mixture; for a censored point log P(Y < x)."
-    log_w = (weights / weights.sum(-1, keepdim=True).clamp_min(1e-12)).clamp_min(1e-30).log()[..., None, :]
-    s = sds[..., None, :].clamp_min(1e-6)
-    z = (x[..., :, None] - torch.nan_to_num(means)[..., None, :]) / s
+    w, m, s, _ = _prepared(weights, means, sds)
+    log_w, s = w.clamp_min(1e-30).log()[..., None, :], s[..., None, :]
+    z = (x[..., :, None] - m[..., None, :]) / s
     log_pdf = -0.5 * (z ** 2 + math.log(2 * math.pi)) - s.log()
     if censored is not None: log_pdf = torch.where(censored[..., None], torch.special.log_ndtr(z), log_pdf)
     return torch.logsumexp(log_w + log_pdf, -1)
@@ -291,8 +295,8 @@ class ElementPrediction:
     def confidence(self):
         "The probability that the concentration lies within a factor of 2 of the reported median."
         if self.weights is None: return torch.erf(LOG10_2 / (self.sd_log10 * math.sqrt(2)))
-        m = self.median_log10[..., None]
-        return (self.cdf_log10(m + LOG10_2) - self.cdf_log10(m - LOG10_2))[..., 0]
+        ends = self.cdf_log10(self.median_log10[..., None] + torch.tensor([-LOG10_2, LOG10_2])) # one pass for both ends
+        return ends[..., 1] - ends[..., 0]
 
 class ElementHead(nn.Module):
     "Mean and log-variance of log10 mg/kg for each element of the panel, from the CLS token."
