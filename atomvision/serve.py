@@ -259,8 +259,8 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
         while len(overlays) > max_overlays: overlays.popitem(last=False)
         elements = [dict(e, name=ELEMENT_BY_SYMBOL[e['element']].name) for e in summaries]
         for food in closest['foods']: food['measured'] = state['profiles'].get(food['food_key'], {})
-        return dict(id=overlay_id, prediction_path=path, elements=elements, closest=closest,
-                    attention_url=f'predict/{overlay_id}/attention.png', filename=None)
+        return JSONResponse(dict(id=overlay_id, prediction_path=path, elements=elements, closest=closest, # plain types already: no jsonable_encoder walk
+                    attention_url=f'predict/{overlay_id}/attention.png', filename=None))
 
     @app.get('/predict/{overlay_id}/attention.png', dependencies=[Depends(authorized)])
     def attention(overlay_id: str):
