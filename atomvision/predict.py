@@ -9,7 +9,6 @@ import functools
 import glob
 import hashlib
 import io
-import json
 import threading
 from pathlib import Path
 

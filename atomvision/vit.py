@@ -295,7 +295,7 @@ class ElementPrediction:
     def confidence(self):
         "The probability that the concentration lies within a factor of 2 of the reported median."
         if self.weights is None: return torch.erf(LOG10_2 / (self.sd_log10 * math.sqrt(2)))
-        ends = self.cdf_log10(self.median_log10[..., None] + torch.tensor([-LOG10_2, LOG10_2])) # one pass for both ends
+        ends = self.cdf_log10(self.median_log10[..., None] + self.median_log10.new_tensor([-LOG10_2, LOG10_2])) # both ends in one pass, on the median's device
         return ends[..., 1] - ends[..., 0]
 
 class ElementHead(nn.Module):
