@@ -188,11 +188,12 @@ def cmd_evaluate(args) -> int:
     try: load_members(checkpoint, 1)
     except (ValueError, OSError) as e: raise UserError(str(e)) from e
     result = evaluate_run(checkpoint, mc_samples=args.mc_samples, out=out, images=images, class_ids=class_ids,
-                          label=str(args.split) if args.split else 'val', path=args.path, members=args.members)
+                          label=str(args.split) if args.split else 'val', path=args.path, members=args.members,
+                          blend_by=args.blend_by)
     weight = result['summary'].get('blend_weight')
     if weight is not None: # chosen on val: `atomvision predict` uses it
         folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
-        atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(dict(blend_weight=weight, chosen_on='val', by='mean MAE of the median'))))
+        atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(dict(blend_weight=weight, chosen_on='val', by=result['summary']['blend_chosen_by']))))
     print(json.dumps(result['summary'], indent=1))
     with pd.option_context('display.width', 200, 'display.max_columns', 20):
         print(result['per_element'][['element', 'photos', 'mae', 'mae_group_mean', 'mae_train_mean', 'skill_vs_group', 'coverage90']].round(3).to_string(index=False))
@@ -246,7 +247,7 @@ def cmd_run(args) -> int:
     if code: return code
     build_image_store(load_dataset())
     run = train(config_from('cpu'), preset_run_dir('cpu', config_from('cpu')))
-    code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None))
+    code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None, blend_by='nll'))
     print(f"""
 Results:
   unified dataset  {data_dir() / 'unified'}
@@ -290,6 +291,7 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate_parser = commands.add_parser('evaluate', help='metrics and figures of a checkpoint on held-out photos')
     evaluate_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
     evaluate_parser.add_argument('--path', choices=['direct', 'mixture', 'blend'], default='blend', help='how elements are predicted (default: blend, weight chosen on val)')
+    evaluate_parser.add_argument('--blend-by', choices=['nll', 'mae'], default='nll', help="the blend weight's criterion on val: mean NLL of the individual values (default) or mean MAE of the median")
     evaluate_parser.add_argument('--members', type=int, help='use the first N members of an ensemble')
     evaluate_parser.add_argument('--images', help='folder of photos (with --split)')
     evaluate_parser.add_argument('--split', help='split file: path, fine_label, coarse_label per line (paths relative to --images)')

@@ -167,6 +167,11 @@ def _log_density(pred: ElementPrediction, j: int, rows: np.ndarray, values: np.n
     w, m, s = (t[rows, j] for t in pred.components())
     return mixture_log_density(w, m, s, torch.as_tensor(np.nan_to_num(values)), torch.as_tensor(is_censored)).double().numpy()
 
+def _mean_nll(pred: ElementPrediction, j: int, rows: np.ndarray, values: np.ndarray, is_censored: np.ndarray) -> float:
+    "Mean NLL of the individual values [n, K] (NaN where none) of element `j` for the photos `rows`; NaN if there are none."
+    if np.isnan(values).all(): return np.nan
+    return float(np.nanmean(np.where(np.isnan(values), np.nan, -_log_density(pred, j, rows, values, is_censored))))
+
 def _below_limit(pred: ElementPrediction, values: np.ndarray, is_censored: np.ndarray) -> np.ndarray:
     "The predictive probability below the limit of every non-detect in `values` [N, E, K]; NaN elsewhere."
     below = np.full(values.shape, np.nan)
@@ -213,12 +218,11 @@ def evaluation_table(pred: ElementPrediction, class_ids: np.ndarray, refs: Refer
         lo, hi = low[m, j][:, None], high[m, j][:, None]
         everything, is_censored, below = all_values[m, j], all_censored[m, j], all_below[m, j]
         has_any = ~np.isnan(everything)
-        nll_all = -_log_density(pred, j, np.flatnonzero(m), everything, is_censored)
         rows.append(dict(element=element, photos=int(m.sum()), mae=mae, fold_error=10 ** mae, mae_train_mean=mae_mean, mae_group_mean=mae_group,
                          mae_group_median=mae_group_median, skill_vs_mean=skill(mae_mean), skill_vs_group=skill(mae_group),
                          skill_vs_group_median=skill(mae_group_median),
                          values=int(has_any.sum()), censored_share=float(is_censored[has_any].mean()) if has_any.any() else np.nan,
-                         nll=float(np.nanmean(np.where(has_any, nll_all, np.nan))) if has_any.any() else np.nan,
+                         nll=_mean_nll(pred, j, np.flatnonzero(m), everything, is_censored),
                          coverage90=float(np.nanmean(_covered(everything, is_censored, lo, hi, below))) if has_any.any() else np.nan,
                          coverage90_reaching_limit=float(np.nanmean(_covered(everything, is_censored, lo, hi))) if has_any.any() else np.nan,
                          coverage90_detected=float(np.nanmean(np.where(have, (lo <= vals) & (vals <= hi), np.nan))) if have.any() else np.nan,
@@ -239,17 +243,27 @@ def coverage_curve(pred: ElementPrediction, class_ids: np.ndarray, refs: Referen
 
 # %% ../nbs/10_evaluate.ipynb #6cdab248
 def choose_blend_weight(outputs: dict, class_ids: np.ndarray, refs: References, elements: tuple = PANEL,
-                        weights=np.linspace(0, 1, 11)) -> tuple[float, pd.DataFrame]:
-    "The weight on the mixture path whose predicted median has the lowest mean MAE (log10, against the classes' central values) over elements; and the curve."
+                        weights=np.linspace(0, 1, 11),
+                        by: str = 'nll', # 'nll': the log score of the predictive distribution; 'mae': the MAE of its median
+                       ) -> tuple[float, pd.DataFrame]:
+    """The weight on the mixture path, and the curve of both criteria over `weights` (means over elements): `mean_nll`
+    of the individual measured values (non-detects as the mass below their limits), which scores the whole predictive
+    distribution, centre and spread, as stacking of predictive distributions does; `mean_mae` of the predicted median
+    against the classes' central values, which scores the point alone."""
+    if by not in ('nll', 'mae'): raise ValueError(f"by must be 'nll' or 'mae', not {by!r}")
     direct, mixture = direct_prediction(outputs, elements), mixture_prediction(outputs['class_probs'], refs, elements)
     central, measured = refs.central[class_ids], refs.measured[class_ids]
+    values, is_censored = _individual(refs, class_ids, censored=True)
+    scored = [j for j in range(len(elements)) if measured[:, j].any()]
     rows = []
     for w in weights:
-        m = blend_predictions(direct, mixture, float(w)).median_log10.numpy()
+        blend = blend_predictions(direct, mixture, float(w))
+        m = blend.median_log10.numpy()
         err = np.where(measured, np.abs(m - np.nan_to_num(central)), np.nan)
-        rows.append(dict(weight=float(w), mean_mae=float(np.nanmean(np.nanmean(err, 0)))))
+        nll = [_mean_nll(blend, j, np.flatnonzero(measured[:, j]), values[measured[:, j], j], is_censored[measured[:, j], j]) for j in scored]
+        rows.append(dict(weight=float(w), mean_mae=float(np.nanmean(np.nanmean(err, 0))), mean_nll=float(np.nanmean(nll))))
     curve = pd.DataFrame(rows)
-    return float(curve.loc[curve.mean_mae.idxmin(), 'weight']), curve
+    return float(curve.loc[curve[f'mean_{by}'].idxmin(), 'weight']), curve
 
 def class_metrics(class_probs: torch.Tensor, class_ids: np.ndarray, groups: np.ndarray) -> dict:
     "Fine-class top-1 and top-5, and food-group top-1 (the group with the most posterior mass)."
@@ -264,6 +278,7 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
                  images: torch.Tensor | None = None, class_ids: np.ndarray | None = None, label: str = '',
                  path: str = 'blend', # 'direct', 'mixture' or 'blend' (models without a class head: always 'direct')
                  blend_weight: float | None = None, # weight on the mixture path; None: chosen on the val photos
+                 blend_by: str = 'nll', # how a weight is chosen on val: 'nll' or 'mae' (see `choose_blend_weight`)
                  members: int | None = None, # use the first N members of an ensemble
                 ) -> dict:
     "Metrics of a checkpoint, run or ensemble folder on a split of the store (or on given uint8 images and class ids); writes metrics.json and figures to `out`."
@@ -284,13 +299,14 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
     if path == 'blend' and blend_weight is None:
         val_outputs = outputs if (split == 'val' and len(images) == len(val) and not label) else \
             ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples)
-        blend_weight, blend_curve = choose_blend_weight(val_outputs, val.class_ids, refs, config.elements)
+        blend_weight, blend_curve = choose_blend_weight(val_outputs, val.class_ids, refs, config.elements, by=blend_by)
     pred = combine(outputs, refs, path, blend_weight if blend_weight is not None else 0.5, config.elements)
     table = evaluation_table(pred, class_ids, refs, train_set.class_ids, groups)
     curve = coverage_curve(pred, class_ids, refs)
     nearest = nearest_classes(pred, refs)
     summary = dict(checkpoint=str(checkpoint), split=label or split, photos=int(len(images)), members=len(models), mc_samples=mc_samples,
                    path=pred.path, point_estimate='median', blend_weight=blend_weight if path == 'blend' else None,
+                   blend_chosen_by=(blend_by if blend_curve is not None else 'given') if path == 'blend' else None,
                    elements_beating_train_mean=int((table.skill_vs_mean > 0).sum()), elements_beating_group_mean=int((table.skill_vs_group > 0).sum()),
                    elements=int(len(table)), mean_skill_vs_train_mean=float(table.skill_vs_mean.mean()),
                    mean_skill_vs_group_mean=float(table.skill_vs_group.mean()),
