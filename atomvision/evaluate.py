@@ -474,7 +474,8 @@ def saved_blend_weight(checkpoint: Path) -> float | None:
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
                   path: str = 'blend', blend_weight: float | None = None, seed: int = 0) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
-    (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`). The blend weight
+    (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`; NaN when a model
+    has no epistemic part: one member, no dropout, one path). The blend weight
     defaults to the one `atomvision evaluate` saved beside the run (`blend.json`), else 0.5."""
     if blend_weight is None: blend_weight = saved_blend_weight(checkpoint)
     if blend_weight is None: blend_weight = 0.5
@@ -491,5 +492,5 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
         pred = combine(outputs, refs, path if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
         result[name] = float(pred.epistemic_var.mean())
         if pred.confusion_var is not None: result[f'{name}_confusion'] = float(pred.confusion_var.mean())
-    for name in ('inverted', 'noise'): result[f'ratio_{name}'] = result[name] / max(result['val'], 1e-12)
+    for name in ('inverted', 'noise'): result[f'ratio_{name}'] = result[name] / result['val'] if result['val'] > 0 else float('nan')
     return dict(result, members=len(models), mc_samples=passes, path=path, blend_weight=blend_weight)
