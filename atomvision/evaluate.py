@@ -261,7 +261,7 @@ def choose_blend_weight(outputs: dict, class_ids: np.ndarray, refs: References, 
         m = blend.median_log10.numpy()
         err = np.where(measured, np.abs(m - np.nan_to_num(central)), np.nan)
         nll = [_mean_nll(blend, j, np.flatnonzero(measured[:, j]), values[measured[:, j], j], is_censored[measured[:, j], j]) for j in scored]
-        rows.append(dict(weight=float(w), mean_mae=float(np.nanmean(np.nanmean(err, 0))), mean_nll=float(np.nanmean(nll))))
+        rows.append(dict(weight=float(w), mean_mae=float(np.mean(np.nanmean(err[:, scored], 0))), mean_nll=float(np.nanmean(nll))))
     curve = pd.DataFrame(rows)
     return float(curve.loc[curve[f'mean_{by}'].idxmin(), 'weight']), curve
 
