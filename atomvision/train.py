@@ -434,7 +434,7 @@ def finish_member(run: Run) -> None:
     chosen = run.run_dir / ('best.safetensors' if c.select == 'best' else 'last.safetensors')
     atomic_write(run.run_dir / 'model.safetensors', lambda p: shutil.copyfile(chosen, p))
     if run.writer is not None:
-        final = list(csv.DictReader(open(run.run_dir / 'metrics.csv')))[-1]
+        with open(run.run_dir / 'metrics.csv', newline='') as f: final = list(csv.DictReader(f))[-1]
         hparams = {k: (v if isinstance(v, (int, float, str, bool)) else json.dumps(v)) for k, v in asdict(c).items() if v is not None}
         run.writer.add_hparams(hparams, {f'hparam/{k}': float(final[k]) for k in ('val_loss', 'val_mse_log10', 'val_coverage90', 'val_class_top1')},
                                run_name='hparams')

@@ -31,6 +31,8 @@ def execute(path: Path, flags: set) -> dict:
     from nbdev.process import NBProcessor
     skip = set(ALL_FLAGS) - flags
     processed = NBProcessor(path, procs=FrontmatterProc, process=True).nb
+    for cell in processed.cells: # execnb keeps a cell's old outputs when it now shows nothing: start from none
+        if cell.cell_type == 'code': cell.outputs = []
 
     def no_eval(cell) -> bool:
         if cell.cell_type != 'code' or 'nbdev_export' + '(' in cell.source: return True
