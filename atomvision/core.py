@@ -574,7 +574,8 @@ def pick_device(use_gpu: bool = False, # use a CUDA GPU when one is present
     else:
         device = torch.device('cpu')
         reason = 'GPU asked for but none present' if use_gpu else 'GPU not asked for'
-        message = f'atomvision: using CPU ({reason}; {torch.get_num_threads()} threads)'
+        threads = torch.get_num_threads()
+        message = f"atomvision: using CPU ({reason}; {threads} thread{'s' if threads != 1 else ''})"
     if verbose: print(message)
     return device
 

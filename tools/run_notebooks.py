@@ -73,7 +73,8 @@ def main() -> int:
     args = parser.parse_args()
     paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / 'nbs').glob('[0-9]*.ipynb')) + [ROOT / 'nbs' / 'index.ipynb']
     flags = set(args.flags.split())
-    if 'mirror' in flags and not Path(os.environ.get('ATOMVISION_MIRROR', '')).is_dir():
+    mirror = os.environ.get('ATOMVISION_MIRROR')
+    if 'mirror' in flags and not (mirror and Path(mirror).is_dir()): # Path('') is the current folder
         print('ATOMVISION_MIRROR does not name a folder: the mirror cells cannot run (set it, or pass --flags without mirror)', file=sys.stderr)
         return 2
     os.environ.pop('IN_TEST', None)
