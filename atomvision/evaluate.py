@@ -10,7 +10,6 @@ import math
 import warnings
 from pathlib import Path
 
-import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -18,29 +17,16 @@ import seaborn as sns
 import torch
 
 from .core import PANEL, atomic_write, data_dir, pick_device
-from .images import ImageStoreDataset, References, augment, default_store, load_photo, make_targets, normalize, preprocess
+from .images import ImageStoreDataset, References, augment, class_groups, default_store, load_photo, make_targets, normalize, preprocess
 from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, mixture_log_density, predict, sample_outputs
 from .plots import plot_overlay
 
 # %% auto #0
-__all__ = ['class_groups', 'load_members', 'has_dropout', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction',
-           'blend_predictions', 'combine', 'predict_images', 'group_baselines', 'evaluation_table', 'coverage_curve',
-           'choose_blend_weight', 'class_metrics', 'evaluate_run', 'nearest_classes', 'plot_calibration',
-           'plot_element_errors', 'plot_confusion', 'plot_attention_gallery', 'write_evaluation', 'attention_view',
-           'AttentionExplorer', 'load_split_file', 'saved_blend_weight', 'ood_epistemic']
-
-# %% ../nbs/10_evaluate.ipynb #41fb13a3
-def class_groups(store: Path) -> np.ndarray:
-    "The food group of every class id, from the photos' folders."
-    with h5py.File(store) as f:
-        paths = [p.decode() if isinstance(p, bytes) else p for p in f['path'][:]]
-        class_ids = f['class_id'][:]
-        n = len(f['references/class_name'])
-    groups = np.array(['other'] * n, dtype=object)
-    for path, c in zip(paths, class_ids):
-        parts = Path(path).parts # [split/]Top/Kind[/Variety]/photo.jpg: the depth differs between classes with and without varieties
-        groups[c] = 'fruit' if 'Fruit' in parts else 'vegetables' if 'Vegetables' in parts else 'beverages' if 'Juice' in parts else 'dairy'
-    return groups
+__all__ = ['load_members', 'has_dropout', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction', 'blend_predictions',
+           'combine', 'predict_images', 'group_baselines', 'evaluation_table', 'coverage_curve', 'choose_blend_weight',
+           'class_metrics', 'evaluate_run', 'nearest_classes', 'plot_calibration', 'plot_element_errors',
+           'plot_confusion', 'plot_attention_gallery', 'write_evaluation', 'attention_view', 'AttentionExplorer',
+           'load_split_file', 'saved_blend_weight', 'ood_epistemic']
 
 # %% ../nbs/10_evaluate.ipynb #8c0d4572
 def load_members(path: Path, members: int | None = None) -> list:

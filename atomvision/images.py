@@ -30,7 +30,8 @@ from .linking import link_foods
 # %% auto #0
 __all__ = ['LINK_TABLE', 'MIN_SIDE', 'grocery_classes', 'grocery_split', 'resolve_links', 'References', 'reference_distributions',
            'load_photo', 'PhotoError', 'decode_photo', 'read_photo', 'build_image_store', 'augment', 'mix_batch',
-           'sample_seeds', 'ImageStoreDataset', 'default_store', 'make_targets', 'normalize', 'preprocess']
+           'sample_seeds', 'ImageStoreDataset', 'default_store', 'make_targets', 'normalize', 'preprocess',
+           'class_groups']
 
 # %% ../nbs/08_images.ipynb #aec2c55a
 def grocery_classes() -> pd.DataFrame:
@@ -415,3 +416,16 @@ def preprocess(images: torch.Tensor, # uint8 [N, 3, S, S]
                image_size: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     "The evaluation view of photos, as every prediction sees them: centre crop at `image_size`, standardised."
     return normalize(augment(images, image_size, None, train=False), mean, std)
+
+# %% ../nbs/08_images.ipynb #5403acb3
+def class_groups(store: Path) -> np.ndarray:
+    "The food group of every class id, from the photos' folders."
+    with h5py.File(store) as f:
+        paths = [p.decode() if isinstance(p, bytes) else p for p in f['path'][:]]
+        class_ids = f['class_id'][:]
+        n = len(f['references/class_name'])
+    groups = np.array(['other'] * n, dtype=object)
+    for path, c in zip(paths, class_ids):
+        parts = Path(path).parts # [split/]Top/Kind[/Variety]/photo.jpg: the depth differs between classes with and without varieties
+        groups[c] = 'fruit' if 'Fruit' in parts else 'vegetables' if 'Vegetables' in parts else 'beverages' if 'Juice' in parts else 'dairy'
+    return groups

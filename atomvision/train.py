@@ -24,13 +24,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import PANEL, atomic_write, data_dir, pick_device, project_root, seed_everything
-from .images import ImageStoreDataset, augment, default_store, make_targets, mix_batch, normalize, sample_seeds, preprocess
+from .images import ImageStoreDataset, augment, class_groups, default_store, make_targets, mix_batch, normalize, sample_seeds, preprocess
 from .vit import Z90, ElementViT, attention_maps, element_loss, save_model, vit_config
 
 # %% auto #0
 __all__ = ['RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path', 'saved_presets', 'config_from', 'lr_factor',
            'param_groups', 'ema_model', 'distributed', 'config_changes', 'check_resume', 'evaluate_loss', 'Run',
-           'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss', 'optimizer_step', 'end_epoch',
+           'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss', 'group_log_probs', 'optimizer_step', 'end_epoch',
            'tensorboard_writer', 'log_epoch', 'train_member', 'finish_member', 'train', 'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
@@ -54,6 +54,7 @@ class TrainConfig:
     element_weight: float = 1.0 # weight of the element loss
     class_weight: float = 0.0 # weight of the fine-class cross-entropy (0: no class head)
     coarse_weight: float = 0.0 # weight of the coarse-class cross-entropy (0: no coarse head)
+    group_weight: float = 0.0 # weight of the food-group cross-entropy of the class posterior summed per group (needs class_weight)
     label_smoothing: float = 0.1 # of both cross-entropies
     augment: str = 'basic' # 'basic' or 'strong' (see `images.augment`)
     mixup: float = 0.0 # Beta(α, α) of mixup (0: off)
@@ -162,7 +163,7 @@ def config_changes(stored: dict, requested: dict) -> dict:
 
 def check_resume(run_dir: Path, config: TrainConfig) -> dict:
     "Compare the run's stored config with `config`: an error naming what differs when it would change what is learned, else the harmless changes."
-    stored = json.loads((run_dir / 'config.json').read_text())['train']
+    stored = {**asdict(TrainConfig()), **json.loads((run_dir / 'config.json').read_text())['train']} # settings added since: their defaults
     changes = config_changes(stored, asdict(config))
     breaking = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
     if breaking:
@@ -229,6 +230,7 @@ class Run:
     state: dict # epoch, batch (within the epoch), step, best, bad_epochs, done
     writer: object = None # TensorBoard SummaryWriter (rank 0)
     verbose: bool = True
+    group_of_class: torch.Tensor | None = None # food-group index of every class (for the group loss)
 
     @property
     def checkpoint(self) -> Path: return self.run_dir / 'last.ckpt'
@@ -243,6 +245,7 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     if dev.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.benchmark = True
     if config.batch_size % world: raise ValueError(f'batch size {config.batch_size} is not divisible by {world} processes')
     if config.select not in ('best', 'last'): raise ValueError(f"select must be 'best' or 'last', not {config.select!r}")
+    if config.group_weight and not config.class_weight: raise ValueError('group_weight needs the class head: set class_weight > 0')
     store = Path(config.store) if config.store else default_store()
     train_set = ImageStoreDataset(store, 'train', config.limit_train, linked_only=config.linked_only, preload=config.preload)
     val_set = ImageStoreDataset(store, 'val', config.limit_val, preload=config.preload)
@@ -257,7 +260,9 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     ema = ema_model(model, config.ema) if config.ema else None
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     state = dict(epoch=0, batch=0, step=0, best=float('inf'), bad_epochs=0, done=False)
-    return Run(config, Path(run_dir), dev, rank, world, train_set, val_set, model, net, optimizer, scheduler, scaler, ema, state)
+    group_of_class = torch.as_tensor(np.unique(class_groups(store), return_inverse=True)[1]) if config.group_weight else None
+    return Run(config, Path(run_dir), dev, rank, world, train_set, val_set, model, net, optimizer, scheduler, scaler, ema, state,
+               group_of_class=group_of_class)
 
 def resume_run(run: Run, verbose: bool = True) -> bool:
     "Load the run's resume checkpoint, if any, after checking its stored config against this one; whether it resumed."
@@ -283,8 +288,8 @@ def save_checkpoint(run: Run) -> None:
 
 # %% ../nbs/09_train.ipynb #41834b07
 def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: torch.Tensor, epoch: int) -> dict:
-    """Augment (and mix) one batch and compute its loss: the element loss and the class cross-entropies, each
-    λ·(own targets) + (1-λ)·(partner's targets) for a mixed batch."""
+    """Augment (and mix) one batch and compute its loss: the element loss, the class cross-entropies and the group
+    loss, each λ·(own targets) + (1-λ)·(partner's targets) for a mixed batch."""
     c, dev = run.config, run.device
     seeds = sample_seeds(c.seed, epoch, index)
     x = augment(images.to(dev), c.image_size, seeds.to(dev), strength=c.augment)
@@ -306,8 +311,20 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         ce = lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
         term = lam * ce(labels) + (1 - lam) * ce(labels[partner]) if lam < 1 else ce(labels)
         loss = loss + weight * term; result[name] = term.detach()
+    if c.group_weight:
+        log_group, groups = group_log_probs(out['class_logits'], run.group_of_class.to(dev)), run.group_of_class.to(dev)[class_ids.to(dev)]
+        nll = lambda g: F.nll_loss(log_group, g)
+        term = lam * nll(groups) + (1 - lam) * nll(groups[partner]) if lam < 1 else nll(groups)
+        loss = loss + c.group_weight * term; result['group'] = term.detach()
     result['loss'] = loss
     return result
+
+def group_log_probs(class_logits: torch.Tensor, # [B, C]
+                    group_of_class: torch.Tensor, # [C] group index of every class
+                   ) -> torch.Tensor:
+    "log P(group | x) [B, G]: the class posterior summed over each group's classes, computed in log space."
+    log_p = F.log_softmax(class_logits.float(), 1)
+    return torch.stack([torch.logsumexp(log_p[:, group_of_class == g], 1) for g in range(int(group_of_class.max()) + 1)], 1)
 
 def _positions(data: ImageStoreDataset, store_index: torch.Tensor) -> np.ndarray:
     "Positions in `data` of photos given by their store index."
