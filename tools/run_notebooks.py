@@ -53,12 +53,22 @@ def execute(path: Path, flags: set) -> dict:
     raw = read_nb(path)
     for cell in raw.cells:
         if cell.cell_type != 'code': continue
-        cell['outputs'] = outputs.get(cell.get('id'), []) if cell.get('id') in ran else []
+        cell['outputs'] = shown(outputs.get(cell.get('id'), [])) if cell.get('id') in ran else []
         cell['execution_count'] = None
     tmp = path.with_suffix('.ipynb.tmp')
     write_nb(raw, tmp)
     tmp.replace(path) # atomic: a failed run never leaves half a notebook
     return dict(seconds=time.perf_counter() - started, cells=len(ran))
+
+
+def shown(outputs: list) -> list:
+    """The outputs worth keeping: not the empty result execnb records after an object that displays itself (a widget),
+    which nbconvert warns it cannot represent, nor a stream of nothing but cleared progress-bar lines."""
+    def empty(o) -> bool:
+        if o.get('output_type') in ('execute_result', 'display_data'): return not o.get('data')
+        text = o.get('text', '')
+        return o.get('output_type') == 'stream' and not (''.join(text) if isinstance(text, list) else text).replace('\x1b[2K', '').strip()
+    return [o for o in outputs if not empty(o)]
 
 
 def figures(path: Path) -> int:
