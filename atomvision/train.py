@@ -308,16 +308,18 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         if not weight: continue
         labels = class_ids if name == 'class' else torch.as_tensor(run.train_set.coarse_ids[_positions(run.train_set, index)])
         logits, labels = out[f'{name}_logits'].float(), labels.to(dev)
-        ce = lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
-        term = lam * ce(labels) + (1 - lam) * ce(labels[partner]) if lam < 1 else ce(labels)
+        term = _mixed(lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing), labels, partner, lam)
         loss = loss + weight * term; result[name] = term.detach()
     if c.group_weight:
         log_group, groups = group_log_probs(out['class_logits'], run.group_of_class.to(dev)), run.group_of_class.to(dev)[class_ids.to(dev)]
-        nll = lambda g: F.nll_loss(log_group, g)
-        term = lam * nll(groups) + (1 - lam) * nll(groups[partner]) if lam < 1 else nll(groups)
+        term = _mixed(lambda g: F.nll_loss(log_group, g), groups, partner, lam)
         loss = loss + c.group_weight * term; result['group'] = term.detach()
     result['loss'] = loss
     return result
+
+def _mixed(loss_of: Callable, labels: torch.Tensor, partner: torch.Tensor, lam: float) -> torch.Tensor:
+    "λ·loss(own labels) + (1-λ)·loss(partner's labels) for a mixed batch; the plain loss when λ = 1."
+    return lam * loss_of(labels) + (1 - lam) * loss_of(labels[partner]) if lam < 1 else loss_of(labels)
 
 def group_log_probs(class_logits: torch.Tensor, # [B, C]
                     group_of_class: torch.Tensor, # [C] group index of every class
