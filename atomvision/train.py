@@ -230,7 +230,7 @@ class Run:
     state: dict # epoch, batch (within the epoch), step, best, bad_epochs, done
     writer: object = None # TensorBoard SummaryWriter (rank 0)
     verbose: bool = True
-    group_of_class: torch.Tensor | None = None # food-group index of every class (for the group loss)
+    group_of_class: torch.Tensor | None = None # food-group index of every class, on the run's device (for the group loss)
 
     @property
     def checkpoint(self) -> Path: return self.run_dir / 'last.ckpt'
@@ -260,7 +260,7 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     ema = ema_model(model, config.ema) if config.ema else None
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     state = dict(epoch=0, batch=0, step=0, best=float('inf'), bad_epochs=0, done=False)
-    group_of_class = torch.as_tensor(np.unique(class_groups(store), return_inverse=True)[1]) if config.group_weight else None
+    group_of_class = torch.as_tensor(np.unique(class_groups(store), return_inverse=True)[1], device=dev) if config.group_weight else None
     return Run(config, Path(run_dir), dev, rank, world, train_set, val_set, model, net, optimizer, scheduler, scaler, ema, state,
                group_of_class=group_of_class)
 
@@ -311,7 +311,7 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         term = _mixed(lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing), labels, partner, lam)
         loss = loss + weight * term; result[name] = term.detach()
     if c.group_weight:
-        log_group, groups = group_log_probs(out['class_logits'], run.group_of_class.to(dev)), run.group_of_class.to(dev)[class_ids.to(dev)]
+        log_group, groups = group_log_probs(out['class_logits'], run.group_of_class), run.group_of_class[class_ids.to(dev)]
         term = _mixed(lambda g: F.nll_loss(log_group, g), groups, partner, lam)
         loss = loss + c.group_weight * term; result['group'] = term.detach()
     result['loss'] = loss
