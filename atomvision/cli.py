@@ -176,6 +176,8 @@ def cmd_evaluate(args) -> int:
     import json
     from atomvision.core import atomic_write
     from atomvision.evaluate import evaluate_run, load_members, load_split_file
+    from atomvision.images import EVAL_CROP
+    crop = EVAL_CROP if args.crop is None else args.crop
     checkpoint = _checkpoint(args, 'evaluate')
     if checkpoint is None: return 1
     out = Path(args.out) if args.out else (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'evaluation'
@@ -189,9 +191,9 @@ def cmd_evaluate(args) -> int:
     except (ValueError, OSError) as e: raise UserError(str(e)) from e
     result = evaluate_run(checkpoint, mc_samples=args.mc_samples, out=out, images=images, class_ids=class_ids,
                           label=str(args.split) if args.split else 'val', path=args.path, members=args.members,
-                          blend_by=args.blend_by)
+                          blend_by=args.blend_by, crop=crop)
     weight = result['summary'].get('blend_weight')
-    if weight is not None: # chosen on val: `atomvision predict` uses it
+    if weight is not None and crop == EVAL_CROP: # chosen on val in the view `atomvision predict` uses: it uses the weight
         folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
         atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(dict(blend_weight=weight, chosen_on='val', by=result['summary']['blend_chosen_by']))))
     print(json.dumps(result['summary'], indent=1))
@@ -247,7 +249,7 @@ def cmd_run(args) -> int:
     if code: return code
     build_image_store(load_dataset())
     run = train(config_from('cpu'), preset_run_dir('cpu', config_from('cpu')))
-    code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None, blend_by='nll'))
+    code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None, blend_by='nll', crop=None))
     print(f"""
 Results:
   unified dataset  {data_dir() / 'unified'}
@@ -296,6 +298,7 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate_parser.add_argument('--images', help='folder of photos (with --split)')
     evaluate_parser.add_argument('--split', help='split file: path, fine_label, coarse_label per line (paths relative to --images)')
     evaluate_parser.add_argument('--mc-samples', type=int, default=8)
+    evaluate_parser.add_argument('--crop', type=float, help="the evaluation view's centre crop, a fraction of the photo's side (default: matched to the train crops, about 0.81; 1: the whole photo)")
     evaluate_parser.add_argument('--out', help='output folder (default: <run>/evaluation)')
     evaluate_parser.set_defaults(func=cmd_evaluate)
     predict_parser = commands.add_parser('predict', help='predict the element profile of photos')

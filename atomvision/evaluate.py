@@ -17,7 +17,7 @@ import seaborn as sns
 import torch
 
 from .core import PANEL, atomic_write, data_dir, pick_device
-from .images import ImageStoreDataset, References, augment, class_groups, default_store, load_photo, make_targets, normalize, preprocess
+from .images import ImageStoreDataset, References, augment, class_groups, default_store, load_photo, make_targets, normalize, preprocess, EVAL_CROP
 from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, mixture_log_density, predict, sample_outputs
 from .plots import plot_overlay
 
@@ -48,11 +48,13 @@ def has_dropout(model: torch.nn.Module) -> bool:
 @torch.no_grad()
 def ensemble_outputs(models: list, images: torch.Tensor, # uint8 [N, 3, S, S]
                      mean: torch.Tensor, std: torch.Tensor, # the store's channel statistics
-                     image_size: int, mc_samples: int = 8, batch_size: int = 64) -> dict:
+                     image_size: int, mc_samples: int = 8, batch_size: int = 64,
+                     crop: float = EVAL_CROP, # the evaluation view's centre crop (1: the whole photo)
+                    ) -> dict:
     "Per-pass outputs over every member and MC-dropout pass (one pass for a member without dropout): `mean`, `var` [passes, N, E], `class_probs` [passes, N, C] or None."
     parts = []
     for start in range(0, len(images), batch_size):
-        x = preprocess(images[start:start + batch_size], image_size, mean, std)
+        x = preprocess(images[start:start + batch_size], image_size, mean, std, crop)
         outs = [sample_outputs(m, x, mc_samples=mc_samples if has_dropout(m) else 0, seed=start + 1000 * k) for k, m in enumerate(models)]
         parts.append({key: torch.cat([o[key] for o in outs]) if outs[0][key] is not None else None for key in outs[0]})
     return {key: torch.cat([p[key] for p in parts], dim=1) if parts[0][key] is not None else None for key in parts[0]}
@@ -266,6 +268,7 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
                  blend_weight: float | None = None, # weight on the mixture path; None: chosen on the val photos
                  blend_by: str = 'nll', # how a weight is chosen on val: 'nll' or 'mae' (see `choose_blend_weight`)
                  members: int | None = None, # use the first N members of an ensemble
+                 crop: float = EVAL_CROP, # the evaluation view's centre crop (1: the whole photo, as before session 7)
                 ) -> dict:
     "Metrics of a checkpoint, run or ensemble folder on a split of the store (or on given uint8 images and class ids); writes metrics.json and figures to `out`."
     store = Path(store) if store else default_store()
@@ -278,19 +281,19 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
         held = val if split == 'val' else ImageStoreDataset(store, split, preload=True)
         images, class_ids = held.images(), held.class_ids
     class_ids = np.asarray(class_ids)
-    outputs = ensemble_outputs(models, images, train_set.mean, train_set.std, config.image_size, mc_samples)
+    outputs = ensemble_outputs(models, images, train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop)
     has_classes = outputs['class_probs'] is not None
     path = path if has_classes else 'direct'
     blend_curve = None
     if path == 'blend' and blend_weight is None:
         val_outputs = outputs if (split == 'val' and len(images) == len(val) and not label) else \
-            ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples)
+            ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop)
         blend_weight, blend_curve = choose_blend_weight(val_outputs, val.class_ids, refs, config.elements, by=blend_by)
     pred = combine(outputs, refs, path, blend_weight if blend_weight is not None else 0.5, config.elements)
     table = evaluation_table(pred, class_ids, refs, train_set.class_ids, groups)
     curve = coverage_curve(pred, class_ids, refs)
     nearest = nearest_classes(pred, refs)
-    summary = dict(checkpoint=str(checkpoint), split=label or split, photos=int(len(images)), members=len(models), mc_samples=mc_samples,
+    summary = dict(checkpoint=str(checkpoint), split=label or split, photos=int(len(images)), members=len(models), mc_samples=mc_samples, view_crop=crop,
                    path=pred.path, point_estimate='median', blend_weight=blend_weight if path == 'blend' else None,
                    blend_chosen_by=(blend_by if blend_curve is not None else 'given') if path == 'blend' else None,
                    elements_beating_train_mean=int((table.skill_vs_mean > 0).sum()), elements_beating_group_mean=int((table.skill_vs_group > 0).sum()),
@@ -458,7 +461,7 @@ def saved_blend_weight(checkpoint: Path) -> float | None:
     return float(json.loads(saved.read_text())['blend_weight']) if saved.exists() else None
 
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
-                  path: str = 'blend', blend_weight: float | None = None, seed: int = 0) -> dict:
+                  path: str = 'blend', blend_weight: float | None = None, seed: int = 0, crop: float = EVAL_CROP) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
     (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`; NaN when a model
     has no epistemic part: one member, no dropout, one path). The blend weight
@@ -474,7 +477,7 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
     passes = mc_samples if any(has_dropout(m) for m in models) else 0
     result = {}
     for name, batch in (('val', images), ('inverted', 255 - images), ('noise', noise)):
-        outputs = ensemble_outputs(models, batch, val.mean, val.std, size, passes)
+        outputs = ensemble_outputs(models, batch, val.mean, val.std, size, passes, crop=crop)
         pred = combine(outputs, refs, path if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
         result[name] = float(pred.epistemic_var.mean())
         if pred.confusion_var is not None: result[f'{name}_confusion'] = float(pred.confusion_var.mean())

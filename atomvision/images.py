@@ -28,10 +28,10 @@ from .harmonize import Dataset
 from .linking import link_foods
 
 # %% auto #0
-__all__ = ['LINK_TABLE', 'MIN_SIDE', 'grocery_classes', 'grocery_split', 'resolve_links', 'References', 'reference_distributions',
-           'load_photo', 'PhotoError', 'decode_photo', 'read_photo', 'build_image_store', 'augment', 'mix_batch',
-           'sample_seeds', 'ImageStoreDataset', 'default_store', 'make_targets', 'normalize', 'preprocess',
-           'class_groups']
+__all__ = ['LINK_TABLE', 'MIN_SIDE', 'CROP_SCALE', 'EVAL_CROP', 'grocery_classes', 'grocery_split', 'resolve_links', 'References',
+           'reference_distributions', 'load_photo', 'PhotoError', 'decode_photo', 'read_photo', 'build_image_store',
+           'matched_crop', 'augment', 'centre_crop', 'mix_batch', 'sample_seeds', 'ImageStoreDataset', 'default_store',
+           'make_targets', 'normalize', 'preprocess', 'class_groups']
 
 # %% ../nbs/08_images.ipynb #aec2c55a
 def grocery_classes() -> pd.DataFrame:
@@ -245,7 +245,17 @@ def _build_image_store(dataset: Dataset, path: Path, size: int, bound: str, comp
     return path
 
 # %% ../nbs/08_images.ipynb #c8e7b8ab
-def _sample_params(seeds: torch.Tensor, scale=(0.35, 1.0), ratio=(3 / 4, 4 / 3), jitter=0.3) -> torch.Tensor:
+CROP_SCALE = (0.35, 1.0) # area of a train crop, as a fraction of the photo: uniform over this range
+
+def matched_crop(scale: tuple = CROP_SCALE) -> float:
+    """The side of the centre crop (a fraction of the photo's) that shows objects at the size train crops show them
+    on average: E[sqrt(area)] for an area uniform over `scale`. About 0.81 for (0.35, 1)."""
+    low, high = scale
+    return 2 / 3 * (high ** 1.5 - low ** 1.5) / (high - low) if high > low else math.sqrt(high)
+
+EVAL_CROP = matched_crop() # the evaluation view's centre crop
+
+def _sample_params(seeds: torch.Tensor, scale=CROP_SCALE, ratio=(3 / 4, 4 / 3), jitter=0.3) -> torch.Tensor:
     "Per-sample parameters [B, 8]: crop area, log-ratio, centre x, centre y, flip, brightness, contrast, saturation."
     params = []
     for s in seeds.tolist():
@@ -276,11 +286,14 @@ def augment(images: torch.Tensor, # uint8 [B, 3, H, W] (or float in [0, 1])
             out_size: int, seeds: torch.Tensor, # one seed per sample
             train: bool = True,
             strength: str = 'basic', # 'basic': crop, flip, colour jitter; 'strong': also rotation, shear, hue, grayscale, solarize
+            crop: float = EVAL_CROP, # evaluation view (`train=False`): side of the centre crop, a fraction of the photo's (1: all of it)
            ) -> torch.Tensor:
-    "Float images in [0, 1] of `out_size`: random resized crop, flip and colour jitter when `train` (more with `strength='strong'`), else a resize."
+    """Float images in [0, 1] of `out_size`: random resized crop, flip and colour jitter when `train` (more with
+    `strength='strong'`), else the evaluation view: the centre `crop` of the photo, resized."""
     if strength not in ('basic', 'strong'): raise ValueError(f"strength must be 'basic' or 'strong', not {strength!r}")
+    if not 0 < crop <= 1: raise ValueError(f'crop must be a fraction in (0, 1], not {crop!r}')
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-    if not train: return F.interpolate(x, size=(out_size, out_size), mode='bilinear', antialias=True, align_corners=False)
+    if not train: return F.interpolate(centre_crop(x, crop), size=(out_size, out_size), mode='bilinear', antialias=True, align_corners=False)
     p = _sample_params(seeds).to(x.device)
     w = torch.sqrt(p[:, 0] * torch.exp(p[:, 1])).clamp(max=1.0) # crop width and height as fractions of the image
     h = torch.sqrt(p[:, 0] / torch.exp(p[:, 1])).clamp(max=1.0)
@@ -307,6 +320,14 @@ def augment(images: torch.Tensor, # uint8 [B, 3, H, W] (or float in [0, 1])
         x = torch.where(q[:, 2, None, None, None] > 0, gray, x) # grayscale
         x = torch.where((q[:, 3, None, None, None] > 0) & (x > 0.75), 1 - x, x) # solarize the brightest quarter
     return x.clamp(0, 1)
+
+def centre_crop(x: torch.Tensor, # [..., H, W]
+                fraction: float) -> torch.Tensor:
+    "The centre of `x`, `fraction` of its height and width (rounded to whole pixels)."
+    h, w = x.shape[-2:]
+    ch, cw = max(1, round(h * fraction)), max(1, round(w * fraction))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return x[..., top:top + ch, left:left + cw]
 
 def mix_batch(images: torch.Tensor, # float [B, 3, H, W]
               seed: int, # seed of this batch's draws (e.g. from run seed, epoch and step)
@@ -413,9 +434,11 @@ def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
     return (images - mean.to(images)[None, :, None, None]) / std.to(images)[None, :, None, None]
 
 def preprocess(images: torch.Tensor, # uint8 [N, 3, S, S]
-               image_size: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    "The evaluation view of photos, as every prediction sees them: centre crop at `image_size`, standardised."
-    return normalize(augment(images, image_size, None, train=False), mean, std)
+               image_size: int, mean: torch.Tensor, std: torch.Tensor,
+               crop: float = EVAL_CROP, # side of the centre crop, a fraction of the photo's (1: the whole photo)
+              ) -> torch.Tensor:
+    "The evaluation view of photos, as every prediction sees them: the centre crop, resized to `image_size`, standardised."
+    return normalize(augment(images, image_size, None, train=False, crop=crop), mean, std)
 
 # %% ../nbs/08_images.ipynb #5403acb3
 def class_groups(store: Path) -> np.ndarray:
