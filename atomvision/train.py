@@ -29,9 +29,9 @@ from .vit import Z90, ElementViT, attention_maps, element_loss, save_model, vit_
 
 # %% auto #0
 __all__ = ['RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path', 'saved_presets', 'config_from', 'lr_factor',
-           'param_groups', 'ema_model', 'distributed', 'config_changes', 'check_resume', 'evaluate_loss', 'Run',
-           'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss', 'group_log_probs', 'optimizer_step', 'end_epoch',
-           'tensorboard_writer', 'log_epoch', 'train_member', 'finish_member', 'train', 'default_run_dir']
+           'param_groups', 'ema_model', 'update_ema', 'distributed', 'config_changes', 'check_resume', 'evaluate_loss',
+           'Run', 'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss', 'group_log_probs', 'optimizer_step',
+           'end_epoch', 'tensorboard_writer', 'log_epoch', 'train_member', 'finish_member', 'train', 'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
 @dataclass
@@ -127,9 +127,16 @@ def param_groups(model: torch.nn.Module, weight_decay: float, decay_all: bool = 
     return [dict(params=decay, weight_decay=weight_decay), dict(params=rest, weight_decay=0.0)]
 
 def ema_model(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
-    "An exponential moving average of `model`'s weights (and buffers), updated with `.update_parameters(model)`."
+    "An exponential moving average of `model`'s parameters; `update_ema` keeps it up to date."
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
+
+def update_ema(ema: torch.optim.swa_utils.AveragedModel, model: torch.nn.Module) -> None:
+    """Average `model`'s parameters into `ema`, and give it `model`'s buffers (the stem's BatchNorm statistics): an
+    average of running statistics along the trajectory does not describe the averaged weights."""
+    ema.update_parameters(model)
+    with torch.no_grad():
+        for averaged, live in zip(ema.module.buffers(), model.buffers()): averaged.copy_(live)
 
 # %% ../nbs/09_train.ipynb #60cd19db
 def distributed() -> tuple[int, int]:
@@ -342,7 +349,7 @@ def optimizer_step(run: Run) -> None:
     run.scaler.unscale_(run.optimizer)
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip)
     run.scaler.step(run.optimizer); run.scaler.update(); run.optimizer.zero_grad(set_to_none=True); run.scheduler.step()
-    if run.ema is not None: run.ema.update_parameters(run.model)
+    if run.ema is not None: update_ema(run.ema, run.model)
     run.state['step'] += 1
 
 # %% ../nbs/09_train.ipynb #4ad920cd
