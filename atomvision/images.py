@@ -291,7 +291,6 @@ def augment(images: torch.Tensor, # uint8 [B, 3, H, W] (or float in [0, 1])
     """Float images in [0, 1] of `out_size`: random resized crop, flip and colour jitter when `train` (more with
     `strength='strong'`), else the evaluation view: the centre `crop` of the photo, resized."""
     if strength not in ('basic', 'strong'): raise ValueError(f"strength must be 'basic' or 'strong', not {strength!r}")
-    if not 0 < crop <= 1: raise ValueError(f'crop must be a fraction in (0, 1], not {crop!r}')
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
     if not train: return F.interpolate(centre_crop(x, crop), size=(out_size, out_size), mode='bilinear', antialias=True, align_corners=False)
     p = _sample_params(seeds).to(x.device)
@@ -324,6 +323,7 @@ def augment(images: torch.Tensor, # uint8 [B, 3, H, W] (or float in [0, 1])
 def centre_crop(x: torch.Tensor, # [..., H, W]
                 fraction: float) -> torch.Tensor:
     "The centre of `x`, `fraction` of its height and width (rounded to whole pixels)."
+    if not 0 < fraction <= 1: raise ValueError(f'crop must be a fraction in (0, 1], not {fraction!r}')
     h, w = x.shape[-2:]
     ch, cw = max(1, round(h * fraction)), max(1, round(w * fraction))
     top, left = (h - ch) // 2, (w - cw) // 2
