@@ -7,7 +7,9 @@ epistemic variance on constructed out-of-distribution inputs. Prints a table and
 
 On the 2-core development machine one 100-epoch run takes about 30 minutes alone, and three side by side (one
 thread each) about 75; a 40-epoch variant at three seeds side by side about 35. The GPU machine runs them side by side
-(`--workers 12 --device cuda`). Figures are means and standard deviations over seeds, never the best seed.
+(`--workers 12 --device cuda`). Figures are means and sample standard deviations (ddof=1, as in the notebooks'
+tables) over seeds, never the best seed. Runs already finished are skipped, so the command for every variant in a
+folder only prints their table.
 """
 import argparse
 import json
@@ -101,7 +103,7 @@ def launch(code: str, args: list, log: Path, env: dict, deadline: float) -> int:
 def summarize(values: list) -> str:
     values = [v for v in values if v is not None and not np.isnan(v)]
     if not values: return 'n/a'
-    return f'{np.mean(values):.3f} ± {np.std(values):.3f}' if len(values) > 1 else f'{values[0]:.3f}'
+    return f'{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}' if len(values) > 1 else f'{values[0]:.3f}'
 
 
 def main():
