@@ -14,8 +14,10 @@ folder only prints their table.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -92,12 +94,25 @@ summary['ood'] = ood_epistemic(out, mc_samples=0, blend_weight=r['summary']['ble
 '''
 
 
+RUNNING, STOPPING = set(), threading.Event() # the worker processes now running; set once this script is told to stop
+
+
 def launch(code: str, args: list, log: Path, env: dict, deadline: float) -> int:
+    if STOPPING.is_set(): return -15
     with open(log, 'w') as f:
         proc = subprocess.Popen([sys.executable, '-c', code, *args], stdout=f, stderr=subprocess.STDOUT, env=env)
+        RUNNING.add(proc)
         try: return proc.wait(timeout=max(deadline - time.time(), 1))
         except subprocess.TimeoutExpired:
             proc.kill(); proc.wait(); return -9
+        finally: RUNNING.discard(proc)
+
+
+def stop(signum, frame):
+    "On SIGTERM or Ctrl-C: kill the running workers (their runs resume next time) and start no more."
+    STOPPING.set()
+    for proc in list(RUNNING): proc.kill()
+    raise SystemExit(128 + signum)
 
 
 def summarize(values: list) -> str:
@@ -133,6 +148,7 @@ def main():
         for seed in range(max(args.seeds, 5) if name == 'long' else args.seeds):
             jobs.append((name, seed, preset, {**changes, 'seed': seed}))
     started = time.time()
+    for signum in (signal.SIGTERM, signal.SIGINT): signal.signal(signum, stop)
     def run(job):
         name, seed, preset, changes = job
         run_dir = out / name / f'seed{seed}'
