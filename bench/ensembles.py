@@ -7,8 +7,8 @@ Prints one row per K: mean ± sample sd over the subsets (subsets share members,
     python bench/ensembles.py --runs 'data/runs/cpu-seed{}' --seeds 5 --k 1,3,5
 
 Each subset's folder (`data/ensembles/<name>-k<K>-s<seeds>`) holds its `ensemble.json` and evaluation; an evaluation
-or out-of-distribution result already made in today's view is reused unless `--again`. The prediction cost is measured in this process on the val
-photos, one batch, best of three, so run it on an idle machine.
+or out-of-distribution result already made in today's view is reused unless `--again`. The prediction cost is
+measured in this process on the val photos, one batch, best of three, so run it on an idle machine.
 """
 import argparse
 import itertools
@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from ablation import summarize # mean ± sample sd, as in every table (bench/ is on the path when run as a script)
+
 KEYS = ['class_top1', 'class_top5', 'group_top1', 'mean_skill_vs_group_mean', 'mean_skill_vs_group_median', 'mean_nll']
 
 
@@ -67,12 +68,6 @@ def prediction_ms(folder: Path, images: torch.Tensor) -> float:
     return min(seconds) / len(images) * 1000
 
 
-def spread(values: list) -> str:
-    values = [v for v in values if not np.isnan(v)]
-    if not values: return 'n/a'
-    return f'{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}' if len(values) > 1 else f'{values[0]:.3f}'
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', default='data/runs/cpu-seed{}', help='the members\' run folders, {} standing for the seed')
@@ -92,9 +87,8 @@ def main():
     rows, results = [], {}
     for k in map(int, args.k.split(',')):
         subsets = list(itertools.combinations(range(args.seeds), k))
-        found = []
-        for seeds in subsets:
-            folder = member_folder(runs, seeds, Path(args.out), args.name)
+        found, folders = [], [member_folder(runs, seeds, Path(args.out), args.name) for seeds in subsets]
+        for seeds, folder in zip(subsets, folders):
             summary = evaluate(folder, args.again)
             ood = out_of_distribution(folder, args.again)
             found.append(dict(seeds=seeds, summary=summary, ood=ood))
@@ -102,13 +96,13 @@ def main():
                   + f", blend weight {summary['blend_weight']}, epistemic inverted {ood['ratio_inverted']:.2f}x, noise {ood['ratio_noise']:.2f}x", flush=True)
         get = lambda key: [r['summary'][key] for r in found]
         no_ratio = sum(np.isnan(r['ood']['ratio_noise']) for r in found)
-        rows.append(dict(K=k, ensembles=len(found), class_top1=spread(get('class_top1')), class_top5=spread(get('class_top5')),
-                         group_top1=spread(get('group_top1')), skill_group_mean=spread(get('mean_skill_vs_group_mean')),
-                         skill_group_median=spread(get('mean_skill_vs_group_median')), nll=spread(get('mean_nll')),
+        rows.append(dict(K=k, ensembles=len(found), class_top1=summarize(get('class_top1')), class_top5=summarize(get('class_top5')),
+                         group_top1=summarize(get('group_top1')), skill_group_mean=summarize(get('mean_skill_vs_group_mean')),
+                         skill_group_median=summarize(get('mean_skill_vs_group_median')), nll=summarize(get('mean_nll')),
                          coverage_per_element=f"{min(get('coverage90_min_element')):.3f}-{max(get('coverage90_max_element')):.3f}",
-                         epistemic_inverted=spread([r['ood']['ratio_inverted'] for r in found]),
-                         epistemic_noise=spread([r['ood']['ratio_noise'] for r in found]), without_epistemic=no_ratio,
-                         ms_a_photo=f'{prediction_ms(member_folder(runs, subsets[0], Path(args.out), args.name), images):.2f}'))
+                         epistemic_inverted=summarize([r['ood']['ratio_inverted'] for r in found]),
+                         epistemic_noise=summarize([r['ood']['ratio_noise'] for r in found]), without_epistemic=no_ratio,
+                         ms_a_photo=f'{prediction_ms(folders[0], images):.2f}'))
         results[k] = found
     (Path(args.out) / f'{args.name}-ensembles.json').write_text(json.dumps(dict(table=rows, runs=results), indent=1, default=float))
     import pandas as pd
