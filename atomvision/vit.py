@@ -19,16 +19,18 @@ import torch.nn.functional as F
 from .core import PANEL, atomic_write, pick_device
 
 # %% auto #0
-__all__ = ['CONFIGS', 'LOG10_2', 'Z90', 'ViTConfig', 'vit_config', 'FastDropout', 'DropPath', 'Attention', 'Block',
+__all__ = ['CONFIGS', 'BACKBONES', 'LOG10_2', 'Z90', 'ViTConfig', 'vit_config', 'FastDropout', 'DropPath', 'Attention', 'Block',
            'resize_pos_embed', 'conv_stem', 'PatchEmbed', 'mixture_cdf', 'mixture_quantile', 'weighted_median',
-           'mixture_log_density', 'ElementPrediction', 'ElementHead', 'ElementViT', 'capture_attention', 'mc_dropout',
-           'sample_outputs', 'predict', 'element_loss', 'rollout', 'attention_map', 'attention_maps',
-           'element_attention_maps', 'save_model', 'checkpoint_config', 'load_model']
+           'mixture_log_density', 'ElementPrediction', 'ElementHead', 'head_outputs', 'ElementViT', 'capture_attention',
+           'mc_dropout', 'sample_outputs', 'predict', 'element_loss', 'rollout', 'attention_map', 'map_name',
+           'attention_maps', 'element_attention_maps', 'save_model', 'checkpoint_config', 'build_model', 'load_model']
 
 # %% ../nbs/07_vit.ipynb #6f9a3353
 @dataclass
 class ViTConfig:
-    "The shape of a Vision Transformer and its element head."
+    """The shape of a model and its heads: a Vision Transformer, or (`backbone`) a pretrained CNN that keeps the heads,
+    `dropout`, `drop_path`, `elements` and class counts and ignores the transformer's fields."""
+    backbone: str = 'vit' # 'vit', or an ImageNet-pretrained CNN: 'efficientnet_lite0', '_lite1' or '_lite2' (see `efficientnet`)
     image_size: int = 224
     patch_size: int = 16 # the coarsest patch size
     scales: tuple = () # extra, finer patch sizes for multi-scale embedding, e.g. (8, 4)
@@ -55,12 +57,18 @@ CONFIGS = {
     'vit_small': ViTConfig(dim=384, depth=12, heads=6),
     'vit_tiny': ViTConfig(dim=192, depth=12, heads=3),
     'vit_micro': ViTConfig(image_size=32, patch_size=8, dim=64, depth=2, heads=2, mlp_ratio=2.0),
+    **{f'efficientnet_lite{k}': ViTConfig(backbone=f'efficientnet_lite{k}', image_size=size, dropout=drop, drop_path=0.2, pool='mean')
+       for k, size, drop in ((0, 224, 0.2), (1, 240, 0.2), (2, 260, 0.3))},
 }
+
+BACKBONES = ('vit', 'efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2')
 
 def vit_config(name: str, **changes) -> ViTConfig:
     "A named configuration, with `changes` applied (e.g. `image_size=128`, `scales=(8,)`)."
     if name not in CONFIGS: raise KeyError(f'unknown config {name!r}; known: {list(CONFIGS)}')
     config = replace(CONFIGS[name], **changes)
+    if config.backbone not in BACKBONES: raise ValueError(f'unknown backbone {config.backbone!r}; known: {", ".join(BACKBONES)}')
+    if config.backbone != 'vit': return config
     for p in config.patch_sizes:
         if config.image_size % p: raise ValueError(f'image size {config.image_size} is not a multiple of patch size {p}')
     if config.pool not in ('cls', 'mean'): raise ValueError(f"pool must be 'cls' or 'mean', not {config.pool!r}")
@@ -308,6 +316,14 @@ class ElementHead(nn.Module):
         return mean, log_var.clamp(-12.0, 8.0)
 
 # %% ../nbs/07_vit.ipynb #13fd1c7f
+def head_outputs(model: nn.Module, features: torch.Tensor) -> dict:
+    "Every head of `model` on its image representation `features` [batch, dim]: `mean`, `log_var`, and the class logits it has heads for."
+    mean, log_var = model.head(features)
+    out = dict(mean=mean, log_var=log_var)
+    if model.class_head is not None: out['class_logits'] = model.class_head(features)
+    if model.coarse_head is not None: out['coarse_logits'] = model.coarse_head(features)
+    return out
+
 class ElementViT(nn.Module):
     "Vision Transformer that predicts the element profile of a food photo."
     def __init__(self, config: ViTConfig):
@@ -351,12 +367,7 @@ class ElementViT(nn.Module):
 
     def outputs(self, images) -> dict:
         "Every head at once: `mean`, `log_var` [batch, elements], and `class_logits`, `coarse_logits` where the model has those heads."
-        features = self.features(images)
-        mean, log_var = self.head(features)
-        out = dict(mean=mean, log_var=log_var)
-        if self.class_head is not None: out['class_logits'] = self.class_head(features)
-        if self.coarse_head is not None: out['coarse_logits'] = self.coarse_head(features)
-        return out
+        return head_outputs(self, self.features(images))
 
     def backbone_parameters(self) -> int:
         "Parameters outside the element and classification heads."
@@ -399,8 +410,12 @@ def sample_outputs(model: ElementViT, images: torch.Tensor, # [batch, 3, H, W], 
     context = mc_dropout(model) if mc_samples > 0 else _eval_mode(model)
     with context, torch.random.fork_rng(devices=[model_device] if model_device.type == 'cuda' else []):
         if seed is not None: torch.manual_seed(seed)
-        repeated = images.repeat(passes, 1, 1, 1) # pass-major: [N * batch, ...]
-        outs = [model.outputs(chunk) for chunk in repeated.split(max_batch)]
+        if hasattr(model, 'heads'): # a CNN: dropout acts on the pooled features only, so the backbone runs once for all passes
+            features = torch.cat([model.features(chunk) for chunk in images.split(max_batch)])
+            outs = [model.heads(features.repeat(passes, 1))] # pass-major, as below
+        else:
+            repeated = images.repeat(passes, 1, 1, 1) # pass-major: [N * batch, ...]
+            outs = [model.outputs(chunk) for chunk in repeated.split(max_batch)]
     stack = lambda key: torch.cat([o[key].float() for o in outs]).reshape(passes, len(images), -1)
     probs = stack('class_logits').softmax(-1) if 'class_logits' in outs[0] else None
     return dict(mean=stack('mean'), var=stack('log_var').exp(), class_probs=probs)
@@ -498,15 +513,21 @@ def attention_map(model: ElementViT, rolled: torch.Tensor, # [B, N, N] from `rol
     low, high = m.flatten(1).amin(1)[:, None, None], m.flatten(1).amax(1)[:, None, None]
     return (m - low) / (high - low).clamp_min(1e-12)
 
+def map_name(model: nn.Module) -> str:
+    "What `attention_maps` draws for `model`: attention rollout for a ViT, class activation maps for a CNN."
+    return 'attention rollout' if isinstance(model, ElementViT) else 'class activation map'
+
 def attention_maps(model: ElementViT, images: torch.Tensor, head_fusion: str = 'mean', discard_ratio: float = 0.0) -> torch.Tensor:
-    "Attention-rollout maps [B, H, W] for a batch of images (no gradients, model in eval mode)."
+    "Attention-rollout maps [B, H, W] for a batch of images (no gradients, model in eval mode); a CNN's class activation maps."
+    if not isinstance(model, ElementViT): return model.class_maps(images)
     was = model.training; model.eval()
     with torch.no_grad(), capture_attention(model) as captured: model(images)
     model.train(was)
     return attention_map(model, rollout(captured, head_fusion, discard_ratio), images.shape[-1])
 
 def element_attention_maps(model: ElementViT, images: torch.Tensor, element: str, discard_ratio: float = 0.0) -> torch.Tensor:
-    "Gradient-weighted rollout maps [B, H, W] for one element's predicted mean."
+    "Gradient-weighted rollout maps [B, H, W] for one element's predicted mean; a CNN's gradient-weighted class activation maps."
+    if not isinstance(model, ElementViT): return model.class_maps(images, element)
     index = list(model.config.elements).index(element)
     was = model.training; model.eval()
     with capture_attention(model) as captured:
@@ -539,20 +560,32 @@ def checkpoint_config(path: Path) -> tuple[ViTConfig, dict]:
     if meta.get('format') != 'atomvision-vit-1': raise ValueError(f'{path}: not an atomvision ViT checkpoint')
     raw = json.loads(meta['config'])
     raw['scales'], raw['elements'] = tuple(raw['scales']), tuple(raw['elements'])
+    if raw.get('backbone', 'vit') not in BACKBONES:
+        raise ValueError(f"{path}: unknown backbone {raw['backbone']!r} (this atomvision knows {', '.join(BACKBONES)})")
     return ViTConfig(**raw), {k: json.loads(v) for k, v in meta.items() if k not in ('config', 'format')}
 
-def load_model(path: Path, model: ElementViT | None = None, image_size: int | None = None) -> ElementViT:
-    "A model with the checkpoint's weights; into `model` if given (refused if its shape or panel differs)."
+def build_model(config: ViTConfig) -> nn.Module:
+    "The model `config` describes, freshly initialised: an `ElementViT`, or an `efficientnet.ElementCNN` for a CNN backbone."
+    if config.backbone == 'vit': return ElementViT(config)
+    if config.backbone not in BACKBONES: raise ValueError(f'unknown backbone {config.backbone!r}; known: {", ".join(BACKBONES)}')
+    from .efficientnet import ElementCNN # the CNN module builds on this one's heads
+    return ElementCNN(config)
+
+def load_model(path: Path, model: nn.Module | None = None, image_size: int | None = None) -> nn.Module:
+    "A model with the checkpoint's weights; into `model` if given (refused if its backbone, shape or panel differs)."
     config, meta = checkpoint_config(path)
-    if model is None: model = ElementViT(replace(config, image_size=image_size or config.image_size))
+    if model is None: model = build_model(replace(config, image_size=image_size or config.image_size))
     mine = model.config
     if tuple(mine.elements) != tuple(config.elements):
         raise ValueError(f'{path}: checkpoint predicts {list(config.elements)}, the model {list(mine.elements)}')
-    shape = lambda c: (c.dim, c.depth, c.heads, c.mlp_ratio, c.patch_sizes, c.fusion, c.stem, c.pool, c.n_classes, c.n_coarse)
+    if mine.backbone != config.backbone: raise ValueError(f'{path}: checkpoint backbone {config.backbone!r}, the model {mine.backbone!r}')
+    vit = config.backbone == 'vit'
+    shape = lambda c: (c.dim, c.depth, c.heads, c.mlp_ratio, c.patch_sizes, c.fusion, c.stem, c.pool, c.n_classes, c.n_coarse) if vit else (c.n_classes, c.n_coarse)
     if shape(mine) != shape(config):
-        raise ValueError(f'{path}: checkpoint is dim/depth/heads/mlp/patches/fusion/stem/pool/classes {shape(config)}, the model {shape(mine)}')
+        what = 'dim/depth/heads/mlp/patches/fusion/stem/pool/classes' if vit else 'classes/coarse classes'
+        raise ValueError(f'{path}: checkpoint is {what} {shape(config)}, the model {shape(mine)}')
     state = load_file(str(path))
-    for i, p in enumerate(mine.patch_sizes): # position embeddings to this model's grid
+    for i, p in enumerate(mine.patch_sizes if vit else ()): # position embeddings to this model's grid
         key = f'patch_embed.pos.{i}'
         state[key] = resize_pos_embed(state[key], mine.grid(p))
     model.load_state_dict(state)
