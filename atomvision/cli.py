@@ -29,6 +29,7 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
                    fmt: str = 'table', out: Path | None = None) -> list:
     "Predict photos (files, folders, globs) and print or write the result in `fmt`; the photos that failed, with reasons."
     from atomvision.predict import Predictor, photo_files, predict_files, records_json
+    from atomvision.vit import map_name
     files = photo_files(photos)
     if not files: raise UserError('no photos found in ' + ', '.join(map(str, photos)))
     if not any(_opens(f) for f in files): raise UserError(f'none of the {len(files)} photo(s) could be read') # before the model loads
@@ -42,7 +43,7 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
         import matplotlib.pyplot as plt
         overlays.mkdir(parents=True, exist_ok=True)
         for path, image in zip(names, images):
-            fig = predictor.overlay(image, f'{Path(path).name}: attention rollout')
+            fig = predictor.overlay(image, f'{Path(path).name}: {map_name(predictor.models[0])}')
             saved[str(path)] = atomic_write(overlays / f'{Path(path).stem}_attention.png', lambda p: fig.savefig(p, dpi=100, format='png'))
             plt.close(fig)
     records = predict_files(predictor, files, mc_samples, tta, on_images=draw if fmt == 'table' else None)
@@ -132,7 +133,7 @@ def cmd_report(args) -> int:
     return 0
 
 def cmd_train(args) -> int:
-    "Train (or resume) a run of the element ViT (an ensemble with --members)."
+    "Train (or resume) a run of the element model (pretrained CNN or ViT) (an ensemble with --members)."
     import json
     from atomvision.train import config_from, train
     try:
@@ -195,7 +196,9 @@ def cmd_evaluate(args) -> int:
     weight = result['summary'].get('blend_weight')
     if weight is not None and crop == EVAL_CROP: # chosen on val in the view `atomvision predict` uses: it uses the weight
         folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
-        atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(dict(blend_weight=weight, chosen_on='val', by=result['summary']['blend_chosen_by']))))
+        saved = dict(blend_weight=weight, chosen_on='val', by=result['summary']['blend_chosen_by'])
+        if images is None: saved['unfamiliar_threshold'] = result['summary']['unfamiliar_threshold'] # the val photos' 95th percentile
+        atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(saved)))
     print(json.dumps(result['summary'], indent=1))
     with pd.option_context('display.width', 200, 'display.max_columns', 20):
         print(result['per_element'][['element', 'photos', 'mae', 'mae_group_mean', 'mae_train_mean', 'skill_vs_group', 'coverage90']].round(3).to_string(index=False))
@@ -282,8 +285,8 @@ def make_parser() -> argparse.ArgumentParser:
     report_parser.add_argument('--dataset', help='folder of the unified dataset (default: <data>/unified)')
     report_parser.add_argument('--out', help='report folder (default: <data>/reports)')
     report_parser.set_defaults(func=cmd_report)
-    train_parser = commands.add_parser('train', help='train the element ViT on the photo store (resumes a killed run)')
-    train_parser.add_argument('--preset', default='cpu', help='cpu (quick), cpu-long (the headline run), gpu, legacy, or a saved preset such as atomvision-best')
+    train_parser = commands.add_parser('train', help='train the element model on the photo store (resumes a killed run)')
+    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), gpu, vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
     train_parser.add_argument('--members', type=int, help='train an ensemble of N members (seeds seed..seed+N-1)')
     train_parser.add_argument('--config', help='settings to change, as JSON text or a JSON file, e.g. \'{"epochs": 5}\'')
     train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<preset>-seed<seed>)')

@@ -18,15 +18,16 @@ import torch
 
 from .core import PANEL, atomic_write, data_dir, pick_device
 from .images import ImageStoreDataset, References, augment, class_groups, default_store, load_photo, make_targets, normalize, preprocess, EVAL_CROP
-from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, mixture_log_density, predict, sample_outputs
+from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, map_name, mixture_log_density, predict, sample_outputs
 from .plots import plot_overlay
 
 # %% auto #0
 __all__ = ['load_members', 'has_dropout', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction', 'blend_predictions',
            'combine', 'predict_images', 'group_baselines', 'evaluation_table', 'coverage_curve', 'choose_blend_weight',
-           'class_metrics', 'evaluate_run', 'nearest_classes', 'plot_calibration', 'plot_element_errors',
-           'plot_confusion', 'plot_attention_gallery', 'write_evaluation', 'attention_view', 'AttentionExplorer',
-           'load_split_file', 'saved_blend_weight', 'ood_epistemic']
+           'class_metrics', 'unfamiliarity', 'evaluate_run', 'nearest_classes', 'plot_calibration',
+           'plot_element_errors', 'plot_confusion', 'plot_attention_gallery', 'write_evaluation', 'attention_view',
+           'AttentionExplorer', 'load_split_file', 'saved_blend_weight', 'saved_unfamiliar_threshold', 'ood_epistemic',
+           'auroc', 'held_out_scores']
 
 # %% ../nbs/10_evaluate.ipynb #8c0d4572
 def load_members(path: Path, members: int | None = None) -> list:
@@ -262,6 +263,11 @@ def class_metrics(class_probs: torch.Tensor, class_ids: np.ndarray, groups: np.n
     return dict(class_top1=float((top5[:, 0] == class_ids).mean()), class_top5=float((top5 == class_ids[:, None]).any(1).mean()),
                 group_top1=float((np.array(names)[group_mass.argmax(1)] == groups[class_ids]).mean()))
 
+def unfamiliarity(pred: ElementPrediction) -> torch.Tensor:
+    "Each photo's out-of-distribution score [N]: 1 - its largest class probability (Hendrycks & Gimpel 2017); NaN without a class head."
+    if pred.class_probs is None: return torch.full(pred.mean_log10.shape[:1], float('nan'))
+    return 1 - pred.class_probs.max(-1).values
+
 def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val', mc_samples: int = 8, out: Path | None = None,
                  images: torch.Tensor | None = None, class_ids: np.ndarray | None = None, label: str = '',
                  path: str = 'blend', # 'direct', 'mixture' or 'blend' (models without a class head: always 'direct')
@@ -304,6 +310,7 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
                    mean_mae_group_median=float(table.mae_group_median.mean()), mean_nll=float(table.nll.mean()),
                    coverage90_all_values=float(curve.loc[(curve.expected - 0.9).abs().idxmin(), 'observed']),
                    coverage90_min_element=float(table.coverage90.min()), coverage90_max_element=float(table.coverage90.max()),
+                   unfamiliar_threshold=float(np.quantile(unfamiliarity(pred).numpy(), 0.95)) if pred.class_probs is not None else None,
                    nearest_class_accuracy=float((nearest == class_ids).mean()),
                    nearest_group_accuracy=float((groups[nearest] == groups[class_ids]).mean()),
                    **(class_metrics(pred.class_probs, class_ids, groups) if has_classes else {}),
@@ -352,7 +359,7 @@ def plot_confusion(groups: np.ndarray, class_ids: np.ndarray, nearest: np.ndarra
     return fig
 
 def plot_attention_gallery(model, images: torch.Tensor, correct: np.ndarray, mean, std, image_size: int, n: int = 4, titles: list | None = None):
-    "Attention-rollout overlays of `n` photos whose food the model got right (top row) and `n` it got wrong (bottom row)."
+    "Map overlays (attention rollout, or a CNN's class activation maps) of `n` photos whose food the model got right (top row) and `n` it got wrong (bottom row)."
     picks = [(i, True) for i in np.flatnonzero(correct)[:n]] + [(i, False) for i in np.flatnonzero(~correct)[:n]]
     fig, axes = plt.subplots(2, n, figsize=(3 * n, 6.6), squeeze=False)
     for ax in axes.flat: ax.axis('off')
@@ -362,7 +369,7 @@ def plot_attention_gallery(model, images: torch.Tensor, correct: np.ndarray, mea
         heat = attention_maps(model, normalize(img, mean, std), head_fusion='max', discard_ratio=0.8)[0]
         ax.imshow(img[0].permute(1, 2, 0).numpy()); ax.imshow(heat.numpy(), cmap='inferno', alpha=0.5)
         ax.set_title((titles[i] if titles else '') or ('right' if ok else 'wrong'), fontsize=8)
-    fig.suptitle('Attention rollout: right food (top), wrong food (bottom)', fontsize=10)
+    fig.suptitle(f'{map_name(model).capitalize()}: right food (top), wrong food (bottom)', fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -386,7 +393,8 @@ def write_evaluation(result: dict, out: Path, model, images, train_set, image_si
 def attention_view(model, image: torch.Tensor, mean, std, image_size: int, element: str = 'rollout', layer: int | None = None,
                    head: int | None = None, mc_samples: int = 8):
     "(figure, element table) for one uint8 image [3, S, S]: rollout, an element's gradient map, or one layer/head's CLS attention."
-    from atomvision.vit import capture_attention, element_attention_maps
+    from atomvision.vit import ElementViT, capture_attention, element_attention_maps
+    if layer is not None and not isinstance(model, ElementViT): raise ValueError('per-layer attention needs a ViT; this model is a CNN')
     x = preprocess(image[None], image_size, mean, std)
     shown = augment(image[None], image_size, None, train=False)[0]
     if layer is not None:
@@ -396,8 +404,8 @@ def attention_view(model, image: torch.Tensor, mean, std, image_size: int, eleme
         g = model.patch_embed.grids(image_size)[0]
         heat = torch.nn.functional.interpolate(attn[0, 1:1 + g * g].reshape(1, 1, g, g), size=(image_size, image_size), mode='bilinear')[0, 0]
         title = f'layer {layer}, ' + (f'head {head}' if head is not None else 'heads averaged')
-    elif element == 'rollout': heat, title = attention_maps(model, x, head_fusion='max', discard_ratio=0.8)[0], 'attention rollout'
-    else: heat, title = element_attention_maps(model, x, element)[0], f'{element}: gradient-weighted rollout'
+    elif element == 'rollout': heat, title = attention_maps(model, x, head_fusion='max', discard_ratio=0.8)[0], map_name(model)
+    else: heat, title = element_attention_maps(model, x, element)[0], f"{element}: gradient-weighted {'rollout' if map_name(model) == 'attention rollout' else 'class activation map'}"
     pred = predict(model, x, mc_samples=mc_samples)
     low, high = pred.interval_mg_kg(0.9)
     table = pd.DataFrame(dict(element=list(pred.elements), median_mg_kg=pred.median_mg_kg[0].numpy(), low90=low[0].numpy(),
@@ -460,6 +468,12 @@ def saved_blend_weight(checkpoint: Path) -> float | None:
     saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
     return float(json.loads(saved.read_text())['blend_weight']) if saved.exists() else None
 
+def saved_unfamiliar_threshold(checkpoint: Path) -> float | None:
+    "The val photos' 95th percentile of `unfamiliarity` that `atomvision evaluate` saved beside a run (`blend.json`); None if none."
+    checkpoint = Path(checkpoint)
+    saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
+    return json.loads(saved.read_text()).get('unfamiliar_threshold') if saved.exists() else None
+
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
                   path: str = 'blend', blend_weight: float | None = None, seed: int = 0, crop: float = EVAL_CROP) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
@@ -483,3 +497,37 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
         if pred.confusion_var is not None: result[f'{name}_confusion'] = float(pred.confusion_var.mean())
     for name in ('inverted', 'noise'): result[f'ratio_{name}'] = result[name] / result['val'] if result['val'] > 0 else float('nan')
     return dict(result, members=len(models), mc_samples=passes, path=path, blend_weight=blend_weight)
+
+# %% ../nbs/10_evaluate.ipynb #ce7637fe
+def auroc(known: np.ndarray, unseen: np.ndarray) -> float:
+    "P(a score of `unseen` > a score of `known`), ties counted half: the area under the ROC curve of the score."
+    known, unseen = np.asarray(known, dtype=float), np.asarray(unseen, dtype=float)
+    ranks = pd.Series(np.concatenate([known, unseen])).rank().to_numpy()[len(known):]
+    return float((ranks.sum() - len(unseen) * (len(unseen) + 1) / 2) / (len(known) * len(unseen)))
+
+def held_out_scores(checkpoint: Path, classes: tuple, # the classes held out of the model's training
+                    store: Path | None = None, mc_samples: int = 8, members: int | None = None, path: str = 'blend',
+                    blend_weight: float | None = None, crop: float = EVAL_CROP, quantile: float = 0.95) -> dict:
+    """On every photo (train and val) of the held-out `classes` and on the val photos of the other classes: the mean
+    epistemic variance and unfamiliarity, their ratios (held out / val), the share of each above the val photos'
+    `quantile` of unfamiliarity, and the AUROC of unfamiliarity."""
+    if blend_weight is None: blend_weight = saved_blend_weight(checkpoint)
+    if blend_weight is None: blend_weight = 0.5
+    store = Path(store) if store else default_store()
+    models = load_members(checkpoint, members)
+    val = ImageStoreDataset(store, 'val', preload=True, exclude_classes=tuple(classes))
+    unseen = torch.cat([ImageStoreDataset(store, s, preload=True, linked_only=False, only_classes=tuple(classes)).images() for s in ('train', 'val')])
+    passes = mc_samples if any(has_dropout(m) for m in models) else 0
+    result, scores = dict(classes=list(classes), members=len(models), mc_samples=passes, blend_weight=blend_weight), {}
+    for name, images in (('val', val.images()), ('held_out', unseen)):
+        outputs = ensemble_outputs(models, images, val.mean, val.std, models[0].config.image_size, passes, crop=crop)
+        pred = combine(outputs, val.references, path if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
+        scores[name] = unfamiliarity(pred).numpy()
+        result.update({f'photos_{name}': len(images), f'epistemic_{name}': float(np.nanmean(pred.epistemic_var.numpy())),
+                       f'unfamiliarity_{name}': float(scores[name].mean())})
+    ratio = lambda a, b: a / b if b > 0 else float('nan')
+    threshold = float(np.quantile(scores['val'], quantile))
+    return dict(result, ratio_epistemic=ratio(result['epistemic_held_out'], result['epistemic_val']),
+                ratio_unfamiliarity=ratio(result['unfamiliarity_held_out'], result['unfamiliarity_val']), threshold=threshold,
+                flagged_val=float((scores['val'] > threshold).mean()), flagged_held_out=float((scores['held_out'] > threshold).mean()),
+                auroc=auroc(scores['val'], scores['held_out']))

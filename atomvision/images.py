@@ -371,7 +371,10 @@ class ImageStoreDataset(torch.utils.data.Dataset):
     """One split of the HDF5 image store: (uint8 image [3, S, S], store index, class id). By default only photos of
     classes with an element reference; `linked_only=False` keeps every photo (the class head learns them all).
     `preload` reads the split's images into memory once (about 0.2 MB a photo at 256 px)."""
-    def __init__(self, path: Path, split: str = 'train', limit: int | None = None, linked_only: bool = True, preload: bool = False):
+    def __init__(self, path: Path, split: str = 'train', limit: int | None = None, linked_only: bool = True, preload: bool = False,
+                 exclude_classes: tuple = (), # class names whose photos are left out (classes held out of training)
+                 only_classes: tuple | None = None, # keep only the photos of these classes
+                ):
         self.path = Path(path)
         with h5py.File(self.path) as f:
             self.indices = np.flatnonzero(f['split'][:] == split.encode())
@@ -383,6 +386,11 @@ class ImageStoreDataset(torch.utils.data.Dataset):
             self.references = References([n.decode() if isinstance(n, bytes) else n for n in ref['class_name'][:]], ref['central'][:],
                                          ref['spread'][:], ref['count'][:], ref['values'][:], ref['censored'][:], ref.attrs['bound'])
         keep = self.references.measured.any(1)[self.class_ids] if linked_only else np.ones(len(self.indices), dtype=bool)
+        names = self.references.class_names
+        unknown = sorted((set(exclude_classes) | set(only_classes or ())) - set(names))
+        if unknown: raise ValueError(f'{self.path}: no class named {", ".join(map(repr, unknown))} in the store')
+        keep &= ~np.isin(self.class_ids, [names.index(n) for n in exclude_classes])
+        if only_classes is not None: keep &= np.isin(self.class_ids, [names.index(n) for n in only_classes])
         if limit: keep &= np.cumsum(keep) <= limit # photos of excluded classes carry no element target
         self.indices, self.class_ids, self.coarse_ids = self.indices[keep], self.class_ids[keep], self.coarse_ids[keep]
         self.n_classes = len(self.references.class_names)

@@ -34,7 +34,8 @@ def plot_overlay(image: torch.Tensor, heatmap: torch.Tensor, title: str = '', al
 
 def plot_attention_grid(model: ElementViT, image: torch.Tensor, # one image [3, H, W]
                        ):
-    "One image's CLS attention for every layer (rows) and head (columns)."
+    "One image's CLS attention for every layer (rows) and head (columns); a ViT's only."
+    if not isinstance(model, ElementViT): raise ValueError('per-layer attention needs a ViT; this model is a CNN (plot_element_maps and attention_maps draw its maps)')
     model.eval()
     with torch.no_grad(), capture_attention(model) as captured: model(image[None])
     g = model.patch_embed.grids(image.shape[-1])[0]

@@ -18,9 +18,9 @@ import pandas as pd
 import torch
 
 from .core import ELEMENT_BY_SYMBOL
-from .evaluate import combine, has_dropout, load_members, nearest_classes, saved_blend_weight
+from .evaluate import combine, has_dropout, load_members, nearest_classes, saved_blend_weight, saved_unfamiliar_threshold, unfamiliarity
 from .images import ImageStoreDataset, augment, default_store, normalize, preprocess, read_photo, sample_seeds
-from .vit import Z90, ElementPrediction, attention_maps, sample_outputs
+from .vit import Z90, ElementPrediction, attention_maps, map_name, sample_outputs
 
 # %% auto #0
 __all__ = ['ENGINES', 'RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'prediction_path', 'checkpoint_digest', 'Predictor',
@@ -63,6 +63,7 @@ class Predictor:
         self.models = load_members(self.checkpoint, members)
         self.config = self.models[0].config
         self.path, self.blend_weight = prediction_path(self.checkpoint, self.models)
+        self.unfamiliar_threshold = saved_unfamiliar_threshold(self.checkpoint) # None: never flagged
         self.store = Path(store) if store else default_store()
         if not self.store.is_file(): raise FileNotFoundError(f'no image store at {self.store}: it holds the reference profiles; build it first (atomvision run)')
         train = ImageStoreDataset(self.store, 'train', limit=1)
@@ -110,23 +111,27 @@ class Predictor:
 
     def attention(self, image: torch.Tensor, # uint8 [3, S, S]
                  ) -> torch.Tensor:
-        "The attention-rollout map [H, W] of the first model for one photo."
+        "The map [H, W] of the first model for one photo: attention rollout (a ViT), or the class activation map (a CNN)."
         with self.lock: return attention_maps(self.models[0], preprocess(image[None], self.config.image_size, self.mean, self.std))[0]
 
     def overlay(self, image: torch.Tensor, # uint8 [3, S, S]
-                title: str = 'attention rollout'):
+                title: str | None = None): # default: what the map is (attention rollout, or a CNN's class activation map)
         "The attention overlay of one photo as a matplotlib figure (the caller closes it)."
         from atomvision.plots import plot_overlay
-        return plot_overlay(augment(image[None], self.config.image_size, None, train=False)[0], self.attention(image), title)
+        return plot_overlay(augment(image[None], self.config.image_size, None, train=False)[0], self.attention(image), title or map_name(self.models[0]))
 
     def closest_foods(self, pred: ElementPrediction, k: int = 3) -> list[dict]:
-        "For each photo: the class it points to, its probability where the model names classes, and up to `k` linked foods."
-        nearest = nearest_classes(pred, self.refs)
+        """For each photo: the class it points to, its probability where the model names classes, up to `k` linked
+        foods, its `unfamiliarity` (1 - the largest class probability) and whether that is above the val photos' 95th
+        percentile (`unfamiliar`: the photo may show a food the model does not know; None without a saved threshold)."""
+        nearest, scores = nearest_classes(pred, self.refs), unfamiliarity(pred)
         out = []
         for i, c in enumerate(nearest):
             name = self.refs.class_names[int(c)]
             linked = self.links[self.links.class_name == name].drop_duplicates('food_key').head(k)
+            score = None if pred.class_probs is None else float(scores[i])
             out.append(dict(class_name=name, probability=float(pred.class_probs[i, c]) if pred.class_probs is not None else None,
+                            unfamiliarity=score, unfamiliar=None if score is None or self.unfamiliar_threshold is None else score > self.unfamiliar_threshold,
                             foods=[dict(food_key=r.food_key, source=r.source, food_id=r.food_key.split(':', 1)[1], food_name=r.food_name)
                                    for r in linked.itertuples()]))
         return out

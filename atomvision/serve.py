@@ -122,6 +122,7 @@ PAGE = """<!doctype html>
  </section>
  <section>
   <div id="path" class="muted"></div>
+  <div id="unfamiliar" class="err" hidden></div>
   <table id="elements"><thead><tr><th>element</th><th class="num">median mg/kg</th><th class="num">90% interval</th><th class="num">confidence</th><th class="bar">log scale (dot: median; line: 90%)</th></tr></thead><tbody></tbody></table>
  </section>
 </main>
@@ -148,6 +149,9 @@ async function send(file){
     + `<td>${dot(r.low90_mg_kg, r.median_mg_kg, r.high90_mg_kg, lo, hi)}</td></tr>`).join('');
   $('path').textContent = `prediction path: ${result.prediction_path}; closest: ${result.closest.class_name}` +
     (result.closest.probability != null ? ` (p = ${result.closest.probability.toFixed(2)})` : '') + `; axis 10^${lo} to 10^${hi} mg/kg`;
+  $('unfamiliar').hidden = !result.closest.unfamiliar;
+  $('unfamiliar').textContent = result.closest.unfamiliar ? 'This may be a food the model does not know: it is less sure of the ' +
+    `class than for 95% of the val photos (unfamiliarity ${result.closest.unfamiliarity.toFixed(2)}); read the values with care.` : '';
   $('foods').innerHTML = result.closest.foods.map(f => `<li><b>${f.food_name}</b> [${f.source} ${f.food_id}]<br>` +
     Object.entries(f.measured || {}).slice(0, 6).map(([e, m]) => `${e} ${fmt(m.median_mg_kg)} mg/kg (n=${m.n})`).join(', ') + `</li>`).join('') || '<li>none linked</li>';
   const overlay = await fetch(result.attention_url, {headers: headers()});

@@ -25,20 +25,25 @@ from tqdm.auto import tqdm
 
 from .core import PANEL, atomic_write, data_dir, pick_device, project_root, seed_everything
 from .images import ImageStoreDataset, augment, class_groups, default_store, make_targets, mix_batch, normalize, sample_seeds, preprocess
-from .vit import Z90, ElementViT, attention_maps, element_loss, save_model, vit_config
+from .vit import Z90, ElementViT, attention_maps, build_model, element_loss, save_model, vit_config
 
 # %% auto #0
-__all__ = ['RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path', 'saved_presets', 'config_from', 'lr_factor',
-           'param_groups', 'ema_model', 'update_ema', 'distributed', 'config_changes', 'check_resume', 'evaluate_loss',
-           'Run', 'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss', 'group_log_probs', 'optimizer_step',
-           'end_epoch', 'tensorboard_writer', 'log_epoch', 'train_member', 'finish_member', 'train', 'default_run_dir']
+__all__ = ['RECIPE', 'CNN_RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path', 'saved_presets', 'config_from',
+           'lr_factor', 'param_groups', 'ema_model', 'update_ema', 'distributed', 'config_changes', 'check_resume',
+           'evaluate_loss', 'Run', 'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss', 'group_log_probs',
+           'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch', 'train_member',
+           'finish_member', 'train', 'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
-    model: str = 'vit_tiny'
+    model: str = 'vit_tiny' # a named config (`vit.CONFIGS`): a ViT, or an ImageNet-pretrained CNN such as 'efficientnet_lite0'
     image_size: int = 96
+    pretrained: bool = True # a CNN backbone starts from its ImageNet weights (False: from scratch); a ViT always starts from scratch
+    backbone_lr: float = 1.0 # the pretrained backbone's learning rate, as a multiple of `lr` (discriminative learning rates)
+    freeze_epochs: float = 0.0 # train only the heads for this many epochs before the pretrained backbone joins in
+    freeze_bn: bool = False # keep the pretrained backbone's BatchNorm statistics (its BatchNorm layers stay in eval mode)
     model_changes: dict = field(default_factory=dict) # ViTConfig fields to change, e.g. {'dropout': 0.0}
     epochs: int = 20
     batch_size: int = 64 # global batch (split across processes in DDP)
@@ -62,6 +67,7 @@ class TrainConfig:
     mix_prob: float = 1.0 # share of batches mixed when mixup or cutmix is on
     ema: float = 0.0 # decay of an exponential moving average of the weights, per optimizer step (0: off)
     linked_only: bool = True # train only on photos of classes with element references (False: all, for the class head)
+    held_out: tuple = () # class names left out of training and validation (to measure how the model meets foods it never saw)
     patience: int = 8 # early stopping on validation loss (0: off)
     select: str = 'best' # the weights a run settles on (model.safetensors): 'best' on val loss, or 'last'
     members: int = 1 # ensemble members, trained one after another with seeds seed, seed+1, ...
@@ -84,11 +90,21 @@ RECIPE = dict(model_changes=dict(stem='conv', pool='mean', depth=6, dropout=0.0,
               weight_decay=0.05, warmup_epochs=3, class_weight=1.0, label_smoothing=0.1, augment='basic', mixup=0.2, cutmix=1.0,
               mix_prob=0.5, linked_only=False, patience=0, select='last')
 
+# The pretrained recipe (see `efficientnet` and the tables below): ImageNet EfficientNet-Lite0 fine-tuned whole, the heads
+# at 2e-3 and the backbone at a quarter of it, one warm-up epoch then cosine decay, class supervision with label
+# smoothing, colour-keeping augmentation, dropout before the heads (what MC passes sample), light stochastic depth.
+CNN_RECIPE = dict(model='efficientnet_lite0', image_size=160, model_changes=dict(dropout=0.2, drop_path=0.1), batch_size=32, lr=2e-3,
+                  backbone_lr=0.25, weight_decay=0.05, warmup_epochs=1, class_weight=1.0, label_smoothing=0.1, augment='basic',
+                  mixup=0.0, cutmix=0.0, linked_only=False, patience=0, select='last')
+
 PRESETS = {
     'legacy': TrainConfig(), # the first version's settings, kept for comparison
-    'cpu': TrainConfig(**{**RECIPE, 'epochs': 32, 'mixup': 0.0, 'cutmix': 0.0}), # the quick run of `make run`: about 9 minutes on 2 cores
-    'cpu-long': TrainConfig(**{**RECIPE, 'epochs': 100}), # the headline run: about 30 minutes on 2 cores
-    'gpu': TrainConfig(**{**RECIPE, 'image_size': 128, 'epochs': 150, 'members': 3, 'device': 'cuda'}), # the same recipe at 128 px
+    'cpu': TrainConfig(**{**CNN_RECIPE, 'epochs': 6}), # the quick run of `make run`: about 8 minutes on 2 cores
+    'cpu-long': TrainConfig(**{**CNN_RECIPE, 'epochs': 6, 'members': 3}), # the headline: three members of the quick run, about 25 minutes
+    'gpu': TrainConfig(**{**CNN_RECIPE, 'model': 'efficientnet_lite2', 'image_size': 260, 'epochs': 30, 'members': 3, 'device': 'cuda'}),
+    'vit': TrainConfig(**{**RECIPE, 'epochs': 32, 'mixup': 0.0, 'cutmix': 0.0}), # the ViT from scratch, quick: about 9 minutes on 2 cores
+    'vit-long': TrainConfig(**{**RECIPE, 'epochs': 100}), # the ViT from scratch: about 30 minutes on 2 cores
+    'vit-gpu': TrainConfig(**{**RECIPE, 'image_size': 128, 'epochs': 150, 'members': 3, 'device': 'cuda'}), # the same recipe at 128 px
 }
 
 def preset_path(name: str) -> Path:
@@ -118,13 +134,24 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 # %% ../nbs/09_train.ipynb #42495828
-def param_groups(model: torch.nn.Module, weight_decay: float, decay_all: bool = False) -> list[dict]:
-    "AdamW parameter groups: weight decay on weight matrices and convolution kernels only, unless `decay_all`."
+def param_groups(model: torch.nn.Module, weight_decay: float, decay_all: bool = False,
+                 lr: float | None = None, backbone_lr: float = 1.0, # with lr: pretrained parameters at lr * backbone_lr
+                ) -> list[dict]:
+    '''AdamW parameter groups: weight decay on weight matrices and convolution kernels only, unless `decay_all`. With
+    `lr`, every group has its `lr` and a `pretrained` mark, and the parameters a model names as pretrained
+    (`pretrained_names`) are in groups of their own at `lr * backbone_lr`.'''
     no_decay = lambda name, p: p.ndim <= 1 or name.endswith(('cls_token', 'cls_pos')) or '.pos.' in name or name.startswith('patch_embed.pos')
-    decay, rest = [], []
+    pretrained = model.pretrained_names() if lr is not None and hasattr(model, 'pretrained_names') else set()
+    groups = {(kind, wd): [] for kind in (False, True) for wd in (True, False)} # (pretrained, decayed)
     for name, p in model.named_parameters():
-        if p.requires_grad: (rest if not decay_all and no_decay(name, p) else decay).append(p)
-    return [dict(params=decay, weight_decay=weight_decay), dict(params=rest, weight_decay=0.0)]
+        if p.requires_grad: groups[name in pretrained, decay_all or not no_decay(name, p)].append(p)
+    out = []
+    for (is_pretrained, decayed), params in groups.items():
+        if is_pretrained and not params: continue
+        group = dict(params=params, weight_decay=weight_decay if decayed else 0.0)
+        if lr is not None: group.update(lr=lr * (backbone_lr if is_pretrained else 1.0), pretrained=is_pretrained)
+        out.append(group)
+    return out
 
 def ema_model(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
     "An exponential moving average of `model`'s parameters; `update_ema` keeps it up to date."
@@ -254,15 +281,25 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     if config.select not in ('best', 'last'): raise ValueError(f"select must be 'best' or 'last', not {config.select!r}")
     if config.group_weight and not config.class_weight: raise ValueError('group_weight needs the class head: set class_weight > 0')
     store = Path(config.store) if config.store else default_store()
-    train_set = ImageStoreDataset(store, 'train', config.limit_train, linked_only=config.linked_only, preload=config.preload)
-    val_set = ImageStoreDataset(store, 'val', config.limit_val, preload=config.preload)
+    held_out = tuple(config.held_out)
+    train_set = ImageStoreDataset(store, 'train', config.limit_train, linked_only=config.linked_only, preload=config.preload, exclude_classes=held_out)
+    val_set = ImageStoreDataset(store, 'val', config.limit_val, preload=config.preload, exclude_classes=held_out)
     seed_everything(config.seed)
     heads = dict(n_classes=train_set.n_classes if config.class_weight else 0, n_coarse=train_set.n_coarse if config.coarse_weight else 0)
-    model = ElementViT(vit_config(config.model, image_size=config.image_size, **{**heads, **config.model_changes})).to(dev)
-    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay, config.decay_all), lr=config.lr)
+    model = build_model(vit_config(config.model, image_size=config.image_size, **{**heads, **config.model_changes}))
+    if hasattr(model, 'set_input_statistics'): # a CNN: photos arrive standardised with the store's statistics
+        model.set_input_statistics(train_set.mean, train_set.std)
+        if config.pretrained: model.load_pretrained()
+        model = model.to(memory_format=torch.channels_last) # faster convolutions
+    model = model.to(dev)
+    groups = param_groups(model, config.weight_decay, config.decay_all, lr=config.lr, backbone_lr=config.backbone_lr)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr)
     steps_per_epoch = len(train_set) // config.batch_size // config.accumulate
     total, warmup = steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup))
+    frozen = int(steps_per_epoch * config.freeze_epochs) if config.pretrained else 0
+    schedules = [(lambda s: lr_factor(s - frozen, total - frozen, warmup) if s >= frozen else 0.0) if g['pretrained'] else
+                 (lambda s: lr_factor(s, total, warmup)) for g in groups]
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
     scaler = torch.amp.GradScaler('cuda', enabled=(config.precision == 'fp16' and dev.type == 'cuda'))
     ema = ema_model(model, config.ema) if config.ema else None
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -302,6 +339,7 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
     x = augment(images.to(dev), c.image_size, seeds.to(dev), strength=c.augment)
     x, partner, lam = mix_batch(x, c.seed * 7_000_003 + epoch * 50_021 + run.state['batch'], c.mixup, c.cutmix, c.mix_prob)
     x = normalize(x, run.train_set.mean, run.train_set.std)
+    if hasattr(run.model, 'backbone'): x = x.contiguous(memory_format=torch.channels_last)
     target, measured, censored = [t.to(dev) for t in make_targets(run.train_set.references, class_ids, seeds, c.target_mode)]
     with _autocast(c, dev): out = run.net(x, outputs=True)
     mean, log_var = out['mean'].float(), out['log_var'].float()
@@ -338,6 +376,13 @@ def group_log_probs(class_logits: torch.Tensor, # [B, C]
 def _positions(data: ImageStoreDataset, store_index: torch.Tensor) -> np.ndarray:
     "Positions in `data` of photos given by their store index."
     return np.searchsorted(data.indices, store_index.numpy())
+
+def train_mode(run: Run) -> None:
+    "Training mode for an epoch; with `freeze_bn` the pretrained backbone's BatchNorm layers stay in eval mode, on their ImageNet statistics."
+    run.net.train()
+    if run.config.freeze_bn and hasattr(run.model, 'backbone'):
+        for m in run.model.backbone.modules():
+            if isinstance(m, torch.nn.BatchNorm2d): m.eval()
 
 def _autocast(c: TrainConfig, dev: torch.device):
     if c.precision == 'bf16': return torch.autocast(dev.type, dtype=torch.bfloat16)
@@ -428,7 +473,7 @@ def train_member(config: TrainConfig, run_dir: Path, resume: bool = True, verbos
         batches = _batches(len(run.train_set), config.batch_size, config.seed, epoch)
         mine = [b[run.rank * per_rank:(run.rank + 1) * per_rank] for b in batches][state['batch']:]
         loader = torch.utils.data.DataLoader(run.train_set, batch_sampler=mine, num_workers=config.workers, generator=loader_generator)
-        run.net.train()
+        train_mode(run)
         bar = tqdm(loader, desc=f'epoch {epoch}', disable=not verbose or run.rank != 0, initial=state['batch'], total=len(batches))
         started, seen, running = time.perf_counter(), 0, []
         for images, index, class_ids in bar:

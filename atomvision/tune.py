@@ -19,7 +19,15 @@ __all__ = ['sample_config', 'trial_value', 'tune']
 
 # %% ../nbs/09b_tune.ipynb #347ff96b
 def sample_config(trial: optuna.Trial, base: TrainConfig) -> TrainConfig:
-    "The base configuration with this trial's choices."
+    """The base configuration with this trial's choices. For a pretrained CNN: the learning rates of the heads and the
+    backbone, decay, label smoothing, dropout before the heads, stochastic depth and mixing (colour-keeping augmentation
+    only); for the ViT, pooling and the augmentation policy instead of the backbone's rate and dropout."""
+    if base.model.startswith('efficientnet'):
+        model_changes = dict(base.model_changes, drop_path=trial.suggest_float('drop_path', 0.0, 0.3), dropout=trial.suggest_float('dropout', 0.0, 0.5))
+        return replace(base, lr=trial.suggest_float('lr', 5e-4, 5e-3, log=True), backbone_lr=trial.suggest_float('backbone_lr', 0.05, 1.0, log=True),
+                       weight_decay=trial.suggest_float('weight_decay', 0.01, 0.2, log=True), mixup=trial.suggest_float('mixup', 0.0, 0.4),
+                       cutmix=trial.suggest_float('cutmix', 0.0, 1.0), label_smoothing=trial.suggest_float('label_smoothing', 0.0, 0.2),
+                       model_changes=model_changes)
     model_changes = dict(base.model_changes, drop_path=trial.suggest_float('drop_path', 0.0, 0.3),
                          pool=trial.suggest_categorical('pool', ['cls', 'mean']))
     return replace(base, lr=trial.suggest_float('lr', 2e-4, 3e-3, log=True), weight_decay=trial.suggest_float('weight_decay', 0.01, 0.2, log=True),

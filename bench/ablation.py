@@ -3,10 +3,12 @@ on the val photos (fine-class and group top-1, skill against the food-group mean
 blended paths, NLL, 90% coverage per element), then ensembles of the headline runs (K = 1, 3, 5) with their
 epistemic variance on constructed out-of-distribution inputs. Prints a table and writes `results.json`.
 
-    python bench/ablation.py --out data/ablation [--jobs long,quick,ablation] [--workers 2] [--deadline 3600]
+    python bench/ablation.py --out data/ablation [--jobs long,quick,ablation,cnn] [--workers 2] [--deadline 3600]
 
-On the 2-core development machine one 100-epoch run takes about 30 minutes alone, and three side by side (one
-thread each) about 75; a 40-epoch variant at three seeds side by side about 35. The GPU machine runs them side by side
+The `cnn` group is the pretrained recipe (the `cpu` preset: EfficientNet-Lite0, 6 epochs at 160 px, about 8 minutes a
+run alone on the 2-core development machine) and its one-change variants; the others are the ViT from scratch, whose
+100-epoch run takes about 30 minutes alone and three side by side (one thread each) about 75; a 40-epoch variant at
+three seeds side by side about 35. The GPU machine runs them side by side
 (`--workers 12 --device cuda`). Figures are means and sample standard deviations (ddof=1, as in the notebooks'
 tables) over seeds, never the best seed. Runs already finished are skipped, so the command for every variant in a
 folder only prints their table.
@@ -26,25 +28,38 @@ import numpy as np
 
 LONG_EPOCHS, ABLATION_EPOCHS = 100, 40
 ENSEMBLES = [('long', 3), ('long', 5), ('gpu', 3)] # (variant, K): members are its seeds 0..K-1
-# name -> (preset, changes); the recipe is the cpu-long preset's (atomvision.train.RECIPE)
+# name -> (preset, changes); the ViT recipe is the vit-long preset's (atomvision.train.RECIPE), the pretrained one the
+# cpu preset's (atomvision.train.CNN_RECIPE)
 VARIANTS = {
-    'long': ('cpu-long', dict(epochs=LONG_EPOCHS, members=1)),
-    'gpu': ('gpu', dict(members=1)),
-    'quick': ('cpu', dict(members=1)),
-    'quick-nomix': ('cpu', dict(members=1, mixup=0.0, cutmix=0.0)),
-    'recipe': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1)),
-    'patch-stem': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(stem='patch'))),
-    'cls-token': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(pool='cls'))),
-    'patch-8': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(patch_size=8))),
-    'strong-augment': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, augment='strong')), # the recipe keeps the colour ('basic')
-    'no-mix': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, mixup=0.0, cutmix=0.0)),
-    'no-drop-path': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(drop_path=0.0))),
-    'ema': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, ema=0.998)),
-    'decay-all': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, decay_all=True)),
-    'dropout-0.1': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(dropout=0.1, attn_dropout=0.1))),
-    'no-class-head': ('cpu-long', dict(epochs=ABLATION_EPOCHS, members=1, class_weight=0.0, linked_only=True)),
+    'long': ('vit-long', dict(epochs=LONG_EPOCHS, members=1)),
+    'gpu': ('vit-gpu', dict(members=1)),
+    'quick': ('vit', dict(members=1)),
+    'quick-nomix': ('vit', dict(members=1, mixup=0.0, cutmix=0.0)),
+    'cnn': ('cpu', dict(members=1)),
+    'cnn-long': ('cpu-long', dict(members=1)),
+    'cnn-gpu': ('gpu', dict(members=1)),
+    'cnn-uniform-lr': ('cpu', dict(members=1, backbone_lr=1.0)),
+    'cnn-freeze-bn': ('cpu', dict(members=1, freeze_bn=True)),
+    'cnn-heads-first': ('cpu', dict(members=1, freeze_epochs=1.0)),
+    'cnn-mix': ('cpu', dict(members=1, mixup=0.2, cutmix=1.0, mix_prob=0.5)),
+    'cnn-no-smoothing': ('cpu', dict(members=1, label_smoothing=0.0)),
+    'cnn-192': ('cpu', dict(members=1, image_size=192)),
+    'cnn-8-epochs': ('cpu', dict(members=1, epochs=8)),
+    'cnn-lite2': ('cpu', dict(members=1, model='efficientnet_lite2')),
+    'recipe': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1)),
+    'patch-stem': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(stem='patch'))),
+    'cls-token': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(pool='cls'))),
+    'patch-8': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(patch_size=8))),
+    'strong-augment': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, augment='strong')), # the recipe keeps the colour ('basic')
+    'no-mix': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, mixup=0.0, cutmix=0.0)),
+    'no-drop-path': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(drop_path=0.0))),
+    'ema': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, ema=0.998)),
+    'decay-all': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, decay_all=True)),
+    'dropout-0.1': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(dropout=0.1, attn_dropout=0.1))),
+    'no-class-head': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, class_weight=0.0, linked_only=True)),
 }
-GROUPS = {'long': ['long'], 'gpu': ['gpu'], 'quick': ['quick', 'quick-nomix'],
+GROUPS = {'long': ['long'], 'gpu': ['gpu', 'cnn-gpu'], 'quick': ['quick', 'quick-nomix'],
+          'cnn': ['cnn', 'cnn-uniform-lr', 'cnn-freeze-bn', 'cnn-heads-first', 'cnn-mix', 'cnn-no-smoothing', 'cnn-192'],
           'ablation': ['recipe', 'patch-stem', 'cls-token', 'strong-augment', 'no-mix', 'no-drop-path', 'ema', 'decay-all',
                        'dropout-0.1', 'no-class-head', 'patch-8']}
 
@@ -58,7 +73,7 @@ preset, changes, run_dir = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3
 started = time.perf_counter()
 run = train(config_from(preset, **changes), run_dir, verbose=False)
 seconds = time.perf_counter() - started
-mc = 8 if changes.get('model_changes', {}).get('dropout', 0) else 0
+mc = 8 # a model without dropout gets one pass whatever this asks (evaluate.has_dropout)
 result = dict(seconds=seconds, config=dict(preset=preset, **changes))
 for path in ('direct', 'mixture', 'blend'):
     try: r = evaluate_run(run, mc_samples=mc, path=path)
