@@ -193,12 +193,12 @@ def cmd_evaluate(args) -> int:
     result = evaluate_run(checkpoint, mc_samples=args.mc_samples, out=out, images=images, class_ids=class_ids,
                           label=str(args.split) if args.split else 'val', path=args.path, members=args.members,
                           blend_by=args.blend_by, crop=crop)
-    weight = result['summary'].get('blend_weight')
-    if weight is not None and crop == EVAL_CROP: # chosen on val in the view `atomvision predict` uses: it uses the weight
-        folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
-        saved = dict(blend_weight=weight, chosen_on='val', by=result['summary']['blend_chosen_by'])
-        if images is None: saved['unfamiliar_threshold'] = result['summary']['unfamiliar_threshold'] # the val photos' 95th percentile
-        atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(saved)))
+    summary, folder = result['summary'], checkpoint if checkpoint.is_dir() else checkpoint.parent
+    if crop == EVAL_CROP: # chosen on val in the view `atomvision predict` uses: predict and serve use them
+        saved = json.loads((folder / 'blend.json').read_text()) if (folder / 'blend.json').exists() else {}
+        if summary.get('blend_weight') is not None: saved.update(blend_weight=summary['blend_weight'], chosen_on='val', by=summary['blend_chosen_by'])
+        if images is None and summary.get('unfamiliar_threshold') is not None: saved['unfamiliar_threshold'] = summary['unfamiliar_threshold'] # val photos' 95th percentile
+        if saved: atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(saved)))
     print(json.dumps(result['summary'], indent=1))
     with pd.option_context('display.width', 200, 'display.max_columns', 20):
         print(result['per_element'][['element', 'photos', 'mae', 'mae_group_mean', 'mae_train_mean', 'skill_vs_group', 'coverage90']].round(3).to_string(index=False))
@@ -251,7 +251,8 @@ def cmd_run(args) -> int:
     code = cmd_info(args) or cmd_fetch(args) or cmd_build(args) or cmd_report(args)
     if code: return code
     build_image_store(load_dataset())
-    run = train(config_from('cpu'), preset_run_dir('cpu', config_from('cpu')))
+    try: run = train(config_from('cpu'), preset_run_dir('cpu', config_from('cpu')))
+    except ValueError as e: raise UserError(f'{e} (a run of an earlier quick preset: move that folder away to train the current one)') from e
     code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None, blend_by='nll', crop=None))
     print(f"""
 Results:

@@ -98,7 +98,7 @@ class EfficientNetLite(nn.Module):
         self._blocks = nn.ModuleList(MBConv(*args, drop_path=drop_path * i / len(plan)) for i, args in enumerate(plan))
         self.features_dim = 1280
         self._conv_head, self._bn1 = SameConv2d(plan[-1][1], 1280, 1, bias=False), _bn(1280)
-        self._dropout = nn.Dropout(spec.dropout if dropout is None else dropout)
+        self._dropout = nn.Dropout(spec.dropout if dropout is None else dropout) if num_classes else None # none unused: MC passes look for dropout
         self._fc = nn.Linear(1280, num_classes) if num_classes else None
 
     def stages(self, x, upto: int | None = None) -> torch.Tensor:
@@ -199,21 +199,20 @@ class ElementCNN(nn.Module):
     def class_maps(self, images, element: str | None = None) -> torch.Tensor:
         """Maps [B, H, W] in [0, 1] of what drives the prediction: the class activation map of the most probable class
         (Zhou et al. 2016; exact, the class head being linear on the pooled map), or for `element`, the gradient-weighted
-        map of its predicted mean (Grad-CAM, Selvaraju et al. 2017)."""
+        map of its predicted mean (Grad-CAM, Selvaraju et al. 2017); a model without a class head gets the
+        gradient-weighted map of all its elements' means."""
         was = self.training; self.eval()
-        with torch.enable_grad():
-            fmap = self.feature_map(images)
-            if element is None:
-                if self.class_head is None: raise ValueError('class activation maps need the class head')
-                fmap = fmap.detach()
-                top = self.class_head(fmap.mean((2, 3))).argmax(1)
-                m = torch.einsum('bchw,bc->bhw', fmap, self.class_head.weight[top])
-            else:
-                fmap = fmap.detach().requires_grad_(True)
+        with torch.no_grad(): fmap = self.feature_map(images)
+        if element is None and self.class_head is not None:
+            top = self.class_head(fmap.mean((2, 3))).argmax(1)
+            m = torch.einsum('bchw,bc->bhw', fmap, self.class_head.weight[top])
+        else:
+            with torch.enable_grad():
+                fmap = fmap.requires_grad_(True)
                 mean, _ = self.head(fmap.mean((2, 3)))
-                index = list(self.config.elements).index(element)
-                grad, = torch.autograd.grad(mean[:, index].sum(), fmap)
-                m = (grad.mean((2, 3), keepdim=True) * fmap).sum(1)
+                target = mean.sum() if element is None else mean[:, list(self.config.elements).index(element)].sum()
+                grad, = torch.autograd.grad(target, fmap)
+            m = (grad.mean((2, 3), keepdim=True) * fmap).sum(1)
         self.train(was)
         m = F.interpolate(m.detach().clamp_min(0)[:, None], size=images.shape[-2:], mode='bilinear', align_corners=False)[:, 0]
         low, high = m.flatten(1).amin(1)[:, None, None], m.flatten(1).amax(1)[:, None, None]

@@ -466,7 +466,8 @@ def saved_blend_weight(checkpoint: Path) -> float | None:
     "The blend weight `atomvision evaluate` chose on val and saved beside a run or checkpoint (`blend.json`); None if none."
     checkpoint = Path(checkpoint)
     saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
-    return float(json.loads(saved.read_text())['blend_weight']) if saved.exists() else None
+    weight = json.loads(saved.read_text()).get('blend_weight') if saved.exists() else None
+    return None if weight is None else float(weight)
 
 def saved_unfamiliar_threshold(checkpoint: Path) -> float | None:
     "The val photos' 95th percentile of `unfamiliarity` that `atomvision evaluate` saved beside a run (`blend.json`); None if none."

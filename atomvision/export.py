@@ -35,7 +35,7 @@ def model_to_onnx(model, out: Path, opset: int = 17) -> Path:
     "Write a loaded model's deterministic path as ONNX; the path."
     model = model.eval()
     size = model.config.image_size
-    heads = _Heads(model)
+    heads = _Heads(model).eval() # in eval mode: torch.onnx.export puts the wrapper (and so the model) back in the mode it found
     names = ['mean', 'log_var'] + (['class_logits'] if model.class_head is not None else [])
     def write(tmp):
         with warnings.catch_warnings(), torch.no_grad():

@@ -265,6 +265,7 @@ class Run:
     writer: object = None # TensorBoard SummaryWriter (rank 0)
     verbose: bool = True
     group_of_class: torch.Tensor | None = None # food-group index of every class, on the run's device (for the group loss)
+    frozen_steps: int = 0 # optimizer steps in which the pretrained backbone sits out (`freeze_epochs`)
 
     @property
     def checkpoint(self) -> Path: return self.run_dir / 'last.ckpt'
@@ -292,7 +293,7 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
         if config.pretrained: model.load_pretrained()
         model = model.to(memory_format=torch.channels_last) # faster convolutions
     model = model.to(dev)
-    groups = param_groups(model, config.weight_decay, config.decay_all, lr=config.lr, backbone_lr=config.backbone_lr)
+    groups = param_groups(model, config.weight_decay, config.decay_all, lr=config.lr, backbone_lr=config.backbone_lr if config.pretrained else 1.0)
     optimizer = torch.optim.AdamW(groups, lr=config.lr)
     steps_per_epoch = len(train_set) // config.batch_size // config.accumulate
     total, warmup = steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs)
@@ -306,7 +307,7 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     state = dict(epoch=0, batch=0, step=0, best=float('inf'), bad_epochs=0, done=False)
     group_of_class = torch.as_tensor(np.unique(class_groups(store), return_inverse=True)[1], device=dev) if config.group_weight else None
     return Run(config, Path(run_dir), dev, rank, world, train_set, val_set, model, net, optimizer, scheduler, scaler, ema, state,
-               group_of_class=group_of_class)
+               group_of_class=group_of_class, frozen_steps=frozen)
 
 def resume_run(run: Run, verbose: bool = True) -> bool:
     "Load the run's resume checkpoint, if any, after checking its stored config against this one; whether it resumed."
@@ -380,7 +381,7 @@ def _positions(data: ImageStoreDataset, store_index: torch.Tensor) -> np.ndarray
 def train_mode(run: Run) -> None:
     "Training mode for an epoch; with `freeze_bn` the pretrained backbone's BatchNorm layers stay in eval mode, on their ImageNet statistics."
     run.net.train()
-    if run.config.freeze_bn and hasattr(run.model, 'backbone'):
+    if run.config.freeze_bn and run.config.pretrained and hasattr(run.model, 'backbone'):
         for m in run.model.backbone.modules():
             if isinstance(m, torch.nn.BatchNorm2d): m.eval()
 
@@ -390,8 +391,12 @@ def _autocast(c: TrainConfig, dev: torch.device):
     return torch.autocast(dev.type, enabled=False)
 
 def optimizer_step(run: Run) -> None:
-    "Unscale, clip, step, update the EMA and the schedule."
+    "Unscale, clip, step, update the EMA and the schedule; while the backbone is frozen its gradients are dropped (no clipping share, no AdamW state)."
     run.scaler.unscale_(run.optimizer)
+    if run.state['step'] < run.frozen_steps:
+        for group in run.optimizer.param_groups:
+            if group.get('pretrained'):
+                for p in group['params']: p.grad = None
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip)
     run.scaler.step(run.optimizer); run.scaler.update(); run.optimizer.zero_grad(set_to_none=True); run.scheduler.step()
     if run.ema is not None: update_ema(run.ema, run.model)

@@ -36,7 +36,6 @@ VARIANTS = {
     'quick': ('vit', dict(members=1)),
     'quick-nomix': ('vit', dict(members=1, mixup=0.0, cutmix=0.0)),
     'cnn': ('cpu', dict(members=1)),
-    'cnn-long': ('cpu-long', dict(members=1)),
     'cnn-gpu': ('gpu', dict(members=1)),
     'cnn-uniform-lr': ('cpu', dict(members=1, backbone_lr=1.0)),
     'cnn-freeze-bn': ('cpu', dict(members=1, freeze_bn=True)),
