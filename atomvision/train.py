@@ -90,12 +90,13 @@ RECIPE = dict(model_changes=dict(stem='conv', pool='mean', depth=6, dropout=0.0,
               weight_decay=0.05, warmup_epochs=3, class_weight=1.0, label_smoothing=0.1, augment='basic', mixup=0.2, cutmix=1.0,
               mix_prob=0.5, linked_only=False, patience=0, select='last')
 
-# The pretrained recipe (see `efficientnet` and the tables below): ImageNet EfficientNet-Lite0 fine-tuned whole, the heads
-# at 2e-3 and the backbone at a quarter of it, one warm-up epoch then cosine decay, class supervision with label
-# smoothing, colour-keeping augmentation, dropout before the heads (what MC passes sample), light stochastic depth.
+# The pretrained recipe (see `efficientnet` and the tables below): ImageNet EfficientNet-Lite0 fine-tuned whole with its
+# ImageNet BatchNorm statistics kept, the heads at 2e-3 and the backbone at a quarter of it, one warm-up epoch then cosine
+# decay, class supervision with label smoothing, colour-keeping augmentation, dropout before the heads (what MC passes
+# sample), light stochastic depth.
 CNN_RECIPE = dict(model='efficientnet_lite0', image_size=160, model_changes=dict(dropout=0.2, drop_path=0.1), batch_size=32, lr=2e-3,
-                  backbone_lr=0.25, weight_decay=0.05, warmup_epochs=1, class_weight=1.0, label_smoothing=0.1, augment='basic',
-                  mixup=0.0, cutmix=0.0, linked_only=False, patience=0, select='last')
+                  backbone_lr=0.25, freeze_bn=True, weight_decay=0.05, warmup_epochs=1, class_weight=1.0, label_smoothing=0.1,
+                  augment='basic', mixup=0.0, cutmix=0.0, linked_only=False, patience=0, select='last')
 
 PRESETS = {
     'legacy': TrainConfig(), # the first version's settings, kept for comparison

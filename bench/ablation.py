@@ -6,7 +6,8 @@ epistemic variance on constructed out-of-distribution inputs. Prints a table and
     python bench/ablation.py --out data/ablation [--jobs long,quick,ablation,cnn] [--workers 2] [--deadline 3600]
 
 The `cnn` group is the pretrained recipe (the `cpu` preset: EfficientNet-Lite0, 6 epochs at 160 px, about 8 minutes a
-run alone on the 2-core development machine) and its one-change variants; the others are the ViT from scratch, whose
+run alone on the 2-core development machine) and the first recipe's variants measured against it (09_train), and
+`cnn-next` the one-change variants of the recipe not measured yet; the others are the ViT from scratch, whose
 100-epoch run takes about 30 minutes alone and three side by side (one thread each) about 75; a 40-epoch variant at
 three seeds side by side about 35. The GPU machine runs them side by side
 (`--workers 12 --device cuda`). Figures are means and sample standard deviations (ddof=1, as in the notebooks'
@@ -35,10 +36,12 @@ VARIANTS = {
     'gpu': ('vit-gpu', dict(members=1)),
     'quick': ('vit', dict(members=1)),
     'quick-nomix': ('vit', dict(members=1, mixup=0.0, cutmix=0.0)),
-    'cnn': ('cpu', dict(members=1)),
+    'cnn': ('cpu', dict(members=1)), # the pretrained recipe (CNN_RECIPE: ImageNet BatchNorm statistics kept)
+    'cnn-first': ('cpu', dict(members=1, freeze_bn=False)), # the first recipe: BatchNorm statistics from each batch
+    'cnn-first-uniform-lr': ('cpu', dict(members=1, freeze_bn=False, backbone_lr=1.0)),
+    'cnn-first-mix': ('cpu', dict(members=1, freeze_bn=False, mixup=0.2, cutmix=1.0, mix_prob=0.5)),
     'cnn-gpu': ('gpu', dict(members=1)),
-    'cnn-uniform-lr': ('cpu', dict(members=1, backbone_lr=1.0)),
-    'cnn-freeze-bn': ('cpu', dict(members=1, freeze_bn=True)),
+    'cnn-uniform-lr': ('cpu', dict(members=1, backbone_lr=1.0)), # one change from the recipe, not measured yet
     'cnn-heads-first': ('cpu', dict(members=1, freeze_epochs=1.0)),
     'cnn-mix': ('cpu', dict(members=1, mixup=0.2, cutmix=1.0, mix_prob=0.5)),
     'cnn-no-smoothing': ('cpu', dict(members=1, label_smoothing=0.0)),
@@ -58,7 +61,8 @@ VARIANTS = {
     'no-class-head': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, class_weight=0.0, linked_only=True)),
 }
 GROUPS = {'long': ['long'], 'gpu': ['gpu', 'cnn-gpu'], 'quick': ['quick', 'quick-nomix'],
-          'cnn': ['cnn', 'cnn-uniform-lr', 'cnn-freeze-bn', 'cnn-heads-first', 'cnn-mix', 'cnn-no-smoothing', 'cnn-192'],
+          'cnn': ['cnn', 'cnn-first', 'cnn-first-uniform-lr', 'cnn-first-mix'], # measured (09_train)
+          'cnn-next': ['cnn-uniform-lr', 'cnn-heads-first', 'cnn-mix', 'cnn-no-smoothing', 'cnn-192', 'cnn-8-epochs', 'cnn-lite2'],
           'ablation': ['recipe', 'patch-stem', 'cls-token', 'strong-augment', 'no-mix', 'no-drop-path', 'ema', 'decay-all',
                        'dropout-0.1', 'no-class-head', 'patch-8']}
 
