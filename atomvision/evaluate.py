@@ -274,7 +274,7 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
                  blend_weight: float | None = None, # weight on the mixture path; None: chosen on the val photos
                  blend_by: str = 'nll', # how a weight is chosen on val: 'nll' or 'mae' (see `choose_blend_weight`)
                  members: int | None = None, # use the first N members of an ensemble
-                 crop: float = EVAL_CROP, # the evaluation view's centre crop (1: the whole photo, as before session 7)
+                 crop: float = EVAL_CROP, # the evaluation view's centre crop (1: the whole photo)
                 ) -> dict:
     "Metrics of a checkpoint, run or ensemble folder on a split of the store (or on given uint8 images and class ids); writes metrics.json and figures to `out`."
     store = Path(store) if store else default_store()
