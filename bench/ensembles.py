@@ -7,7 +7,7 @@ Prints one row per K: mean ± sample sd over the subsets (subsets share members,
     python bench/ensembles.py --runs 'data/runs/cpu-seed{}' --seeds 5 --k 1,3,5
 
 Each subset's folder (`data/ensembles/<name>-k<K>-s<seeds>`) holds its `ensemble.json` and evaluation; an evaluation
-or out-of-distribution result already made in today's view is reused unless `--again`. The prediction cost is
+or out-of-distribution result already made in the default evaluation view (`EVAL_CROP`) is reused unless `--again`. The prediction cost is
 measured in this process on the val photos, one batch, best of three, so run it on an idle machine.
 """
 import argparse
