@@ -462,18 +462,20 @@ def load_split_file(images_dir: Path, split_file: Path, size: int = 256) -> tupl
     return torch.stack(images), np.array(ids), problems
 
 # %% ../nbs/10_evaluate.ipynb #1a44ccf3
-def saved_blend_weight(checkpoint: Path) -> float | None:
-    "The blend weight `atomvision evaluate` chose on val and saved beside a run or checkpoint (`blend.json`); None if none."
+def _saved(checkpoint: Path, key: str) -> float | None:
+    "One value `atomvision evaluate` chose on val and saved beside a run or checkpoint (`blend.json`); None if none."
     checkpoint = Path(checkpoint)
     saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
-    weight = json.loads(saved.read_text()).get('blend_weight') if saved.exists() else None
-    return None if weight is None else float(weight)
+    value = json.loads(saved.read_text()).get(key) if saved.exists() else None
+    return None if value is None else float(value)
+
+def saved_blend_weight(checkpoint: Path) -> float | None:
+    "The blend weight `atomvision evaluate` chose on val and saved beside a run or checkpoint (`blend.json`); None if none."
+    return _saved(checkpoint, 'blend_weight')
 
 def saved_unfamiliar_threshold(checkpoint: Path) -> float | None:
     "The val photos' 95th percentile of `unfamiliarity` that `atomvision evaluate` saved beside a run (`blend.json`); None if none."
-    checkpoint = Path(checkpoint)
-    saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
-    return json.loads(saved.read_text()).get('unfamiliar_threshold') if saved.exists() else None
+    return _saved(checkpoint, 'unfamiliar_threshold')
 
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
                   path: str = 'blend', blend_weight: float | None = None, seed: int = 0, crop: float = EVAL_CROP) -> dict:
