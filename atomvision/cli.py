@@ -20,15 +20,15 @@ from .fetch import SOURCES, FetchError, fetch
 from .core import BOUNDS
 
 # %% auto #0
-__all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'predict_photos', 'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report',
-           'cmd_train', 'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_export',
-           'cmd_run', 'make_parser', 'main']
+__all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report', 'cmd_train',
+           'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_export', 'cmd_run',
+           'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
-def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, overlays: Path | None = None,
+def _predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, overlays: Path | None = None,
                    fmt: str = 'table', out: Path | None = None) -> list:
     "Predict photos (files, folders, globs) and print or write the result in `fmt`; the photos that failed, with reasons."
-    from atomvision.predict import Predictor, photo_files, predict_files, records_json
+    from atomvision.predict import Predictor, photo_files, records_json
     from atomvision.vit import map_name
     files = photo_files(photos)
     if not files: raise UserError('no photos found in ' + ', '.join(map(str, photos)))
@@ -46,7 +46,7 @@ def predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: in
             fig = predictor.overlay(image, f'{Path(path).name}: {map_name(predictor.models[0])}')
             saved[str(path)] = atomic_write(overlays / f'{Path(path).stem}_attention.png', lambda p: fig.savefig(p, dpi=100, format='png'))
             plt.close(fig)
-    records = predict_files(predictor, files, mc_samples, tta, on_images=draw if fmt == 'table' else None)
+    records = predictor.predict_files(files, mc_samples, tta, on_images=draw if fmt == 'table' else None)
     failures = records[records.error != ''][['path', 'error']].values.tolist()
     for path, error in failures: print(f'{path}: skipped: {error}', file=sys.stderr)
     if len(failures) == len(files): raise UserError(f'none of the {len(files)} photo(s) could be read')
@@ -176,7 +176,8 @@ def cmd_evaluate(args) -> int:
     "Evaluate a checkpoint, run or ensemble folder on the val split of the store, or on any folder of photos with a split file."
     import json
     from atomvision.core import atomic_write
-    from atomvision.evaluate import evaluate_run, load_members, load_split_file
+    from atomvision.artifact import load_members
+    from atomvision.evaluate import evaluate_run, load_split_file
     from atomvision.images import EVAL_CROP
     crop = EVAL_CROP if args.crop is None else args.crop
     checkpoint = _checkpoint(args, 'evaluate')
@@ -209,7 +210,7 @@ def cmd_predict(args) -> int:
     "Element profile of each photo, with uncertainty, closest foods and an attention overlay."
     checkpoint = _checkpoint(args, 'predict')
     if checkpoint is None: return 1
-    failures = predict_photos(args.photos, checkpoint, args.mc_samples, args.tta, Path(args.overlays) if args.overlays else None,
+    failures = _predict_photos(args.photos, checkpoint, args.mc_samples, args.tta, Path(args.overlays) if args.overlays else None,
                               args.format, Path(args.out) if args.out else None)
     return 1 if failures else 0
 
@@ -221,14 +222,22 @@ def cmd_serve(args) -> int:
     try: check_bind(args.host, token)
     except ValueError as e: raise UserError(str(e)) from e
     print(f'atomvision serve: http://{args.host}:{args.port}/ ({"token required" if token else "no token: loopback only"}; Ctrl-C stops)', file=sys.stderr)
-    serve(checkpoint, args.host, args.port, token, args.cors_origin, args.max_batch, args.max_wait_ms, args.mc_samples, engine=args.engine)
+    serve(checkpoint, args.host, args.port, token, args.cors_origin, args.max_batch, args.max_wait_ms, args.mc_samples, engine=args.engine,
+          max_pixels=args.max_pixels)
     return 0
 
 def cmd_export(args) -> int:
-    "Export the model as ONNX (fp32), or INT8 calibrated on training photos of the store."
-    from atomvision.evaluate import load_members
+    "Export the model as ONNX (fp32), or INT8 calibrated on training photos of the store; or pack it as an artifact folder."
+    from atomvision.artifact import load_members, pack_artifact
     from atomvision.export import export_onnx, quantize_int8
     checkpoint = _checkpoint(args, 'export')
+    if args.format == 'artifact':
+        if not args.out: raise UserError('--format artifact needs --out FOLDER (the folder to write)')
+        try: out = pack_artifact(checkpoint, Path(args.out))
+        except ValueError as e: raise UserError(str(e)) from e
+        size = sum(f.stat().st_size for f in out.iterdir())
+        print(f'artifact: {out} ({size / 1e6:.1f} MB: weights, artifact.json {(out / "artifact.json").stat().st_size / 1e3:.0f} kB)')
+        return 0
     try: config = load_members(checkpoint, 1)[0].config
     except (ValueError, OSError) as e: raise UserError(str(e)) from e
     folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
@@ -334,13 +343,15 @@ def make_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument('--mc-samples', type=int, default=8, help='default MC-dropout passes per photo (default 8)')
     serve_parser.add_argument('--engine', choices=('torch', 'torch-bf16', 'onnx', 'onnx-int8'), default='torch',
                               help='torch (default), torch-bf16, onnx or onnx-int8 (ONNX: one deterministic pass)')
+    serve_parser.add_argument('--max-pixels', type=int, default=50_000_000, help='refuse photos that declare more pixels, before decoding (default 50 MP)')
     serve_parser.set_defaults(func=cmd_serve)
-    export_parser = commands.add_parser('export', help='export the model as ONNX or INT8 ONNX')
-    export_parser.add_argument('--format', choices=('onnx', 'onnx-int8'), default='onnx')
-    export_parser.add_argument('--checkpoint', help='checkpoint or run folder (default: the quick CPU run)')
-    export_parser.add_argument('--out', help='the .onnx file to write (default: beside the checkpoint)')
+    export_parser = commands.add_parser('export', help='export the model as ONNX or INT8 ONNX, or pack it as a self-contained artifact folder')
+    export_parser.add_argument('--format', choices=('onnx', 'onnx-int8', 'artifact'), default='onnx',
+                               help='artifact: a folder with the weights and artifact.json that predict and serve use anywhere')
+    export_parser.add_argument('--checkpoint', help='checkpoint, run or ensemble folder (default: the quick CPU run)')
+    export_parser.add_argument('--out', help='the .onnx file to write (default: beside the checkpoint); for an artifact, its folder (needed)')
     export_parser.add_argument('--quantization', choices=('dynamic', 'static'), default='dynamic',
-                               help='INT8: dynamic (default, the faster here) or static (QDQ calibrated on training photos)')
+                               help='INT8: dynamic (default; the faster for the ViT) or static (QDQ calibrated on training photos; the faster for a CNN, at some accuracy)')
     export_parser.set_defaults(func=cmd_export)
     commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
     return parser

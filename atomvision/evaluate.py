@@ -15,117 +15,20 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+import torch.nn.functional as F
 
 from .core import PANEL, atomic_write, data_dir, pick_device
+from .artifact import load_members
+from .predict import blend_predictions, combine, direct_prediction, ensemble_outputs, has_dropout, mixture_prediction, nearest_classes, saved_blend_weight, unfamiliarity
 from .images import ImageStoreDataset, References, augment, class_groups, default_store, load_photo, make_targets, normalize, preprocess, EVAL_CROP
-from .vit import ElementPrediction, attention_maps, checkpoint_config, load_model, map_name, mixture_log_density, predict, sample_outputs
+from .vit import ElementPrediction, attention_maps, checkpoint_config, element_attention_maps, load_model, map_name, mixture_log_density, sample_outputs
 from .plots import plot_overlay
 
 # %% auto #0
-__all__ = ['load_members', 'has_dropout', 'ensemble_outputs', 'direct_prediction', 'mixture_prediction', 'blend_predictions',
-           'combine', 'predict_images', 'group_baselines', 'evaluation_table', 'coverage_curve', 'choose_blend_weight',
-           'class_metrics', 'unfamiliarity', 'evaluate_run', 'nearest_classes', 'plot_calibration',
-           'plot_element_errors', 'plot_confusion', 'plot_attention_gallery', 'write_evaluation', 'attention_view',
-           'AttentionExplorer', 'load_split_file', 'saved_blend_weight', 'saved_unfamiliar_threshold', 'ood_epistemic',
-           'auroc', 'held_out_scores']
-
-# %% ../nbs/10_evaluate.ipynb #8c0d4572
-def load_members(path: Path, members: int | None = None) -> list:
-    """The models behind `path`, in eval mode: a checkpoint file; a run folder (its `model.safetensors`, else
-    `best.safetensors`); or an ensemble folder (`ensemble.json`), of which the first `members` when given."""
-    path = Path(path)
-    if path.is_file(): return [load_model(path).eval()]
-    if (path / 'ensemble.json').exists():
-        names = json.loads((path / 'ensemble.json').read_text())['members'][:members]
-        return [m for name in names for m in load_members(path / name)]
-    for name in ('model.safetensors', 'best.safetensors'):
-        if (path / name).exists(): return [load_model(path / name).eval()]
-    raise FileNotFoundError(f'{path}: no checkpoint (model.safetensors, best.safetensors or ensemble.json)')
-
-def has_dropout(model: torch.nn.Module) -> bool:
-    "Whether MC-dropout passes of `model` differ (some dropout with p > 0)."
-    return any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
-
-@torch.no_grad()
-def ensemble_outputs(models: list, images: torch.Tensor, # uint8 [N, 3, S, S]
-                     mean: torch.Tensor, std: torch.Tensor, # the store's channel statistics
-                     image_size: int, mc_samples: int = 8, batch_size: int = 64,
-                     crop: float = EVAL_CROP, # the evaluation view's centre crop (1: the whole photo)
-                    ) -> dict:
-    "Per-pass outputs over every member and MC-dropout pass (one pass for a member without dropout): `mean`, `var` [passes, N, E], `class_probs` [passes, N, C] or None."
-    parts = []
-    for start in range(0, len(images), batch_size):
-        x = preprocess(images[start:start + batch_size], image_size, mean, std, crop)
-        outs = [sample_outputs(m, x, mc_samples=mc_samples if has_dropout(m) else 0, seed=start + 1000 * k) for k, m in enumerate(models)]
-        parts.append({key: torch.cat([o[key] for o in outs]) if outs[0][key] is not None else None for key in outs[0]})
-    return {key: torch.cat([p[key] for p in parts], dim=1) if parts[0][key] is not None else None for key in parts[0]}
-
-# %% ../nbs/10_evaluate.ipynb #cb38bc1b
-def direct_prediction(outputs: dict, elements: tuple = PANEL) -> ElementPrediction:
-    """The element head's prediction: the equal-weight mixture of the passes' and members' Gaussians. Aleatoric = mean
-    predicted variance, epistemic = variance of the means (together the mixture's variance)."""
-    means, variances = outputs['mean'], outputs['var']
-    probs = outputs['class_probs'].mean(0) if outputs.get('class_probs') is not None else None
-    aleatoric, epistemic = variances.mean(0), means.var(0, unbiased=False)
-    weights = torch.full_like(means, 1 / len(means)).permute(1, 2, 0) # [N, E, passes]
-    return ElementPrediction(means.mean(0), aleatoric + epistemic, aleatoric, epistemic, elements, 'direct', torch.zeros_like(aleatoric), probs,
-                             weights, means.permute(1, 2, 0), variances.clamp_min(1e-12).sqrt().permute(1, 2, 0))
-
-def mixture_prediction(class_probs: torch.Tensor, # [passes, N, C] class posteriors of each pass and member
-                       refs: References, elements: tuple = PANEL) -> ElementPrediction:
-    """p(y|x) = sum_c p(c|x) p(y|c): the classes' reference distributions (log10 central value and spread) weighted by the
-    posterior, per element over the classes that have a reference for it. Its variance is the within-food spread
-    (aleatoric), the spread between the classes the model hesitates between (confusion), and the disagreement of the
-    passes and members (epistemic). Its components are the classes, weighted by the posterior averaged over passes.
-    Elements no class measures are NaN."""
-    central = torch.as_tensor(np.nan_to_num(refs.central), dtype=torch.float32)
-    spread = torch.as_tensor(np.nan_to_num(refs.spread), dtype=torch.float32)
-    known = torch.as_tensor(refs.measured, dtype=torch.float32) # [C, E]
-    p = class_probs.float()
-    weight = p[..., None] * known # [S, N, C, E]
-    total = weight.sum(2, keepdim=True)
-    q = weight / total.clamp_min(1e-12)
-    pass_mean = (q * central).sum(2) # [S, N, E]
-    within = (q * spread ** 2).sum(2).mean(0)
-    confusion = (q * (central - pass_mean[:, :, None]) ** 2).sum(2).mean(0)
-    mean, epistemic = pass_mean.mean(0), pass_mean.var(0, unbiased=False)
-    missing = total[0, :, 0] <= 0 # [N, E]: no class with a reference
-    nan = lambda t: t.masked_fill(missing, float('nan'))
-    N = p.shape[1]
-    return ElementPrediction(nan(mean), nan(within + confusion + epistemic), nan(within), nan(epistemic), elements, 'mixture', nan(confusion), p.mean(0),
-                             q.mean(0).permute(0, 2, 1), central.T.expand(N, -1, -1), spread.T.clamp_min(1e-6).expand(N, -1, -1))
-
-def blend_predictions(direct: ElementPrediction, mixture: ElementPrediction, weight: float) -> ElementPrediction:
-    """The mixture of the two paths' predictive distributions, `weight` on the class-mixture path; where the mixture has
-    nothing (no class measures the element) the direct head alone. Disagreement between the paths counts as epistemic."""
-    w = torch.where(torch.isnan(mixture.mean_log10), torch.zeros_like(direct.mean_log10), torch.full_like(direct.mean_log10, float(weight)))
-    fill = lambda t: torch.nan_to_num(t, nan=0.0)
-    m_mix, m_dir = fill(mixture.mean_log10), direct.mean_log10
-    gap = w * (1 - w) * (m_mix - m_dir) ** 2
-    mean = w * m_mix + (1 - w) * m_dir
-    aleatoric = w * fill(mixture.aleatoric_var) + (1 - w) * direct.aleatoric_var
-    confusion = w * fill(mixture.confusion_var)
-    epistemic = w * fill(mixture.epistemic_var) + (1 - w) * direct.epistemic_var + gap
-    path = 'direct' if weight == 0 else 'mixture' if weight == 1 else 'blend'
-    (wm, mm, sm), (wd, md, sd) = mixture.components(), direct.components()
-    components = (torch.cat([w[..., None] * wm, (1 - w)[..., None] * wd], -1), torch.cat([mm, md], -1), torch.cat([sm, sd], -1))
-    return ElementPrediction(mean, aleatoric + confusion + epistemic, aleatoric, epistemic, direct.elements, path, confusion, mixture.class_probs, *components)
-
-def combine(outputs: dict, refs: References | None = None, path: str = 'blend', blend_weight: float = 0.5, elements: tuple = PANEL) -> ElementPrediction:
-    "One prediction from per-pass outputs: `direct`, `mixture` (needs a class head and `refs`), or their `blend`."
-    if path not in ('direct', 'mixture', 'blend'): raise ValueError(f"path must be 'direct', 'mixture' or 'blend', not {path!r}")
-    direct = direct_prediction(outputs, elements)
-    if path == 'direct': return direct
-    if outputs.get('class_probs') is None or refs is None:
-        raise ValueError(f'the {path!r} path needs a model with a class head and the reference distributions')
-    mixture = mixture_prediction(outputs['class_probs'], refs, elements)
-    return blend_predictions(direct, mixture, 1.0 if path == 'mixture' else blend_weight)
-
-def predict_images(model, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, image_size: int, mc_samples: int = 8,
-                   batch_size: int = 64, refs: References | None = None, path: str = 'direct', blend_weight: float = 0.5) -> ElementPrediction:
-    "Predictions for uint8 images [N, 3, S, S] from a model or a list of ensemble members, mixed over MC-dropout passes and members."
-    models = model if isinstance(model, (list, tuple)) else [model]
-    return combine(ensemble_outputs(models, images, mean, std, image_size, mc_samples, batch_size), refs, path, blend_weight, models[0].config.elements)
+__all__ = ['ORDERS', 'group_baselines', 'evaluation_table', 'coverage_curve', 'choose_blend_weight', 'class_metrics',
+           'evaluate_run', 'plot_calibration', 'plot_element_errors', 'plot_confusion', 'plot_attention_gallery',
+           'write_evaluation', 'attention_view', 'AttentionExplorer', 'patch_ranks', 'deletion_insertion', 'curve_area',
+           'map_faithfulness', 'load_split_file', 'ood_epistemic', 'auroc', 'held_out_scores']
 
 # %% ../nbs/10_evaluate.ipynb #564c525f
 def _individual(refs: References, class_ids: np.ndarray, censored: bool = False):
@@ -263,11 +166,6 @@ def class_metrics(class_probs: torch.Tensor, class_ids: np.ndarray, groups: np.n
     return dict(class_top1=float((top5[:, 0] == class_ids).mean()), class_top5=float((top5 == class_ids[:, None]).any(1).mean()),
                 group_top1=float((np.array(names)[group_mass.argmax(1)] == groups[class_ids]).mean()))
 
-def unfamiliarity(pred: ElementPrediction) -> torch.Tensor:
-    "Each photo's out-of-distribution score [N]: 1 - its largest class probability (Hendrycks & Gimpel 2017); NaN without a class head."
-    if pred.class_probs is None: return torch.full(pred.mean_log10.shape[:1], float('nan'))
-    return 1 - pred.class_probs.max(-1).values
-
 def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val', mc_samples: int = 8, out: Path | None = None,
                  images: torch.Tensor | None = None, class_ids: np.ndarray | None = None, label: str = '',
                  path: str = 'blend', # 'direct', 'mixture' or 'blend' (models without a class head: always 'direct')
@@ -319,19 +217,6 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
                   blend_curve=blend_curve)
     if out is not None: write_evaluation(result, Path(out), models[0], images, train_set, config.image_size)
     return result
-
-def nearest_classes(pred: ElementPrediction, refs: References) -> np.ndarray:
-    """The class each prediction points to: the most probable one when the model names classes, else the class whose
-    central profile is closest (mean squared log10 difference over measured elements) to the predicted profile."""
-    if pred.class_probs is not None:
-        probs = pred.class_probs.float().numpy().copy()
-        probs[:, ~refs.measured.any(1)] = -1 # classes without references have no foods to point to
-        return probs.argmax(1)
-    mean = pred.mean_log10.cpu().numpy()[:, None, :]
-    central, measured = np.nan_to_num(refs.central)[None], refs.measured[None]
-    dist = ((mean - central) ** 2 * measured).sum(-1) / np.maximum(measured.sum(-1), 1)
-    dist[:, ~refs.measured.any(1)] = np.inf
-    return dist.argmin(1)
 
 # %% ../nbs/10_evaluate.ipynb #724a4681
 def plot_calibration(curve: pd.DataFrame):
@@ -406,7 +291,7 @@ def attention_view(model, image: torch.Tensor, mean, std, image_size: int, eleme
         title = f'layer {layer}, ' + (f'head {head}' if head is not None else 'heads averaged')
     elif element == 'rollout': heat, title = attention_maps(model, x, head_fusion='max', discard_ratio=0.8)[0], map_name(model)
     else: heat, title = element_attention_maps(model, x, element)[0], f"{element}: gradient-weighted {'rollout' if map_name(model) == 'attention rollout' else 'class activation map'}"
-    pred = predict(model, x, mc_samples=mc_samples)
+    pred = direct_prediction(sample_outputs(model, x, mc_samples=mc_samples), model.config.elements)
     low, high = pred.interval_mg_kg(0.9)
     table = pd.DataFrame(dict(element=list(pred.elements), median_mg_kg=pred.median_mg_kg[0].numpy(), low90=low[0].numpy(),
                               high90=high[0].numpy(), confidence=pred.confidence[0].numpy()))
@@ -450,6 +335,75 @@ class AttentionExplorer:
         from IPython.display import display
         display(self.widget)
 
+# %% ../nbs/10_evaluate.ipynb #83845861
+ORDERS = ('map', 'random', 'centre')
+
+def patch_ranks(maps: torch.Tensor, # [N, H, W] saliency maps
+                patch: int, # side of a square patch in pixels
+                kind: str = 'map', # 'map' (most salient first), 'random' or 'centre' (nearest the centre first)
+                seed: int = 0) -> torch.Tensor:
+    "The rank [N, P] of each patch (0: first removed or revealed) in the order `kind` gives."
+    if kind not in ORDERS: raise ValueError(f'kind must be one of {ORDERS}, not {kind!r}')
+    N, H, W = maps.shape
+    g = H // patch
+    jitter = torch.rand(N, g * g, generator=torch.Generator().manual_seed(seed))
+    if kind == 'map': key = -F.avg_pool2d(maps[:, None].float(), patch)[:, 0, :g, :g].flatten(1) + 1e-6 * jitter # ties broken at random
+    elif kind == 'random': key = jitter
+    else:
+        yy, xx = torch.meshgrid(torch.arange(g), torch.arange(g), indexing='ij')
+        key = ((yy - (g - 1) / 2) ** 2 + (xx - (g - 1) / 2) ** 2).flatten().float()[None] + 1e-3 * jitter
+    return key.argsort(1).argsort(1)
+
+@torch.no_grad()
+def deletion_insertion(score, # images [n, 3, S, S] -> a score per image [n]
+                       x: torch.Tensor, # the standardised photos [N, 3, S, S]
+                       ranks: torch.Tensor, # [N, P] from `patch_ranks`
+                       steps: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    "Deletion and insertion curves [N, steps + 1]: the score with 0 to all of the patches removed (set to 0, the mean colour) or revealed on a blurred copy."
+    N, _, S, _ = x.shape
+    g = int(round(ranks.shape[1] ** 0.5))
+    blurred = F.interpolate(F.interpolate(x, size=(g, g), mode='area'), size=(S, S), mode='bilinear', align_corners=False)
+    deletion, insertion = [], []
+    for k in np.linspace(0, g * g, steps + 1).round().astype(int):
+        shown = F.interpolate((ranks < k).float().reshape(N, 1, g, g), size=(S, S), mode='nearest')
+        deletion.append(score(x * (1 - shown)))
+        insertion.append(score(blurred + (x - blurred) * shown))
+    return torch.stack(deletion, 1).float().numpy(), torch.stack(insertion, 1).float().numpy()
+
+def curve_area(curves: np.ndarray) -> np.ndarray:
+    "Area under each curve [N, steps + 1] over the fraction of patches, 0 to 1 (trapezoids)."
+    return ((curves[:, 1:] + curves[:, :-1]) / 2).mean(1)
+
+# %% ../nbs/10_evaluate.ipynb #8064010f
+def map_faithfulness(checkpoint: Path, store: Path | None = None, photos: int | None = None, # default: every linked val photo
+                     elements: tuple = ('Ca', 'Fe', 'Pb'), steps: int = 10, batch_size: int = 32, seed: int = 0) -> pd.DataFrame:
+    """Per map (the class map, and each element's gradient map) and order: the mean deletion and insertion areas over
+    val photos (class probability for the class map; the element's absolute error in log10 for an element's map, over
+    the photos whose class measures it)."""
+    model = load_members(checkpoint, 1)[0]
+    data = ImageStoreDataset(store or default_store(), 'val')
+    images, class_ids, refs = data.images()[:photos], data.class_ids[:photos], data.references
+    size, index = model.config.image_size, {e: j for j, e in enumerate(model.config.elements)}
+    areas = {}
+    for start in range(0, len(images), batch_size):
+        x = preprocess(images[start:start + batch_size], size, data.mean, data.std)
+        ids = torch.as_tensor(class_ids[start:start + batch_size])
+        targets = {'class map': (attention_maps(model, x), lambda b, ids=ids: model.outputs(b)['class_logits'].float().softmax(-1)[torch.arange(len(b)), ids], slice(None))}
+        for e in elements:
+            measured = torch.as_tensor(refs.measured[ids.numpy(), index[e]])
+            if not measured.any(): continue
+            central = torch.as_tensor(refs.central[ids.numpy()[measured.numpy()], index[e]], dtype=torch.float32)
+            targets[f'{e} map'] = (element_attention_maps(model, x[measured], e).detach(),
+                                   lambda b, j=index[e], c=central: (model.outputs(b)['mean'][:, j].float() - c).abs(), measured)
+        for name, (maps, score, keep) in targets.items():
+            for kind in ORDERS:
+                deletion, insertion = deletion_insertion(score, x[keep], patch_ranks(maps, size // 10, kind, seed + start), steps)
+                got = areas.setdefault((name, kind), ([], []))
+                got[0].append(curve_area(deletion)); got[1].append(curve_area(insertion))
+    rows = [dict(map=name, order=kind, photos=len(np.concatenate(d)), deletion_area=float(np.concatenate(d).mean()),
+                 insertion_area=float(np.concatenate(i).mean())) for (name, kind), (d, i) in areas.items()]
+    return pd.DataFrame(rows)
+
 # %% ../nbs/10_evaluate.ipynb #f8b2506b
 def load_split_file(images_dir: Path, split_file: Path, size: int = 256) -> tuple[torch.Tensor, np.ndarray, list]:
     "uint8 images [N, 3, size, size] and class ids of the photos a split file lists; unreadable photos are reported and skipped."
@@ -462,21 +416,6 @@ def load_split_file(images_dir: Path, split_file: Path, size: int = 256) -> tupl
     return torch.stack(images), np.array(ids), problems
 
 # %% ../nbs/10_evaluate.ipynb #1a44ccf3
-def _saved(checkpoint: Path, key: str) -> float | None:
-    "One value `atomvision evaluate` chose on val and saved beside a run or checkpoint (`blend.json`); None if none."
-    checkpoint = Path(checkpoint)
-    saved = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
-    value = json.loads(saved.read_text()).get(key) if saved.exists() else None
-    return None if value is None else float(value)
-
-def saved_blend_weight(checkpoint: Path) -> float | None:
-    "The blend weight `atomvision evaluate` chose on val and saved beside a run or checkpoint (`blend.json`); None if none."
-    return _saved(checkpoint, 'blend_weight')
-
-def saved_unfamiliar_threshold(checkpoint: Path) -> float | None:
-    "The val photos' 95th percentile of `unfamiliarity` that `atomvision evaluate` saved beside a run (`blend.json`); None if none."
-    return _saved(checkpoint, 'unfamiliar_threshold')
-
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
                   path: str = 'blend', blend_weight: float | None = None, seed: int = 0, crop: float = EVAL_CROP) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise

@@ -11,7 +11,9 @@ import json
 import fcntl
 import math
 import re
+import struct
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +30,11 @@ from .harmonize import Dataset
 from .linking import link_foods
 
 # %% auto #0
-__all__ = ['LINK_TABLE', 'MIN_SIDE', 'CROP_SCALE', 'EVAL_CROP', 'grocery_classes', 'grocery_split', 'resolve_links', 'References',
-           'reference_distributions', 'load_photo', 'PhotoError', 'decode_photo', 'read_photo', 'build_image_store',
-           'matched_crop', 'augment', 'centre_crop', 'mix_batch', 'sample_seeds', 'ImageStoreDataset', 'default_store',
-           'make_targets', 'normalize', 'preprocess', 'class_groups']
+__all__ = ['LINK_TABLE', 'MIN_SIDE', 'MAX_PIXELS', 'CROP_SCALE', 'EVAL_CROP', 'grocery_classes', 'grocery_split', 'resolve_links',
+           'References', 'reference_distributions', 'load_photo', 'PhotoError', 'decode_photo', 'read_photo',
+           'declared_png', 'build_image_store', 'matched_crop', 'augment', 'centre_crop', 'mix_batch', 'sample_seeds',
+           'ImageStoreDataset', 'default_store', 'make_targets', 'normalize', 'preprocess', 'class_groups',
+           'write_fixture_store']
 
 # %% ../nbs/08_images.ipynb #aec2c55a
 def grocery_classes() -> pd.DataFrame:
@@ -167,22 +170,31 @@ def load_photo(path: Path, size: int = 256) -> np.ndarray:
     with Image.open(path) as image: return _square(image, size)
 
 MIN_SIDE = 32 # pixels: a smaller photo holds too little to predict from
+MAX_PIXELS = 50_000_000 # pixels a photo may declare (50 MP holds phone and camera photos); larger ones are refused unread
 
 class PhotoError(ValueError):
-    "A photo that cannot be used; `kind` says why ('not_image', 'unreadable', 'too_small') and `detail` the particulars."
+    "A photo that cannot be used; `kind` says why ('not_image', 'unreadable', 'too_small', 'too_large') and `detail` the particulars."
     def __init__(self, message: str, kind: str, detail: str = ''):
         super().__init__(message); self.kind, self.detail = kind, detail
 
 def decode_photo(source, # a photo file's path, or its bytes (an upload)
-                 size: int = 256) -> torch.Tensor:
-    "uint8 tensor [3, size, size], decoded once; `PhotoError` saying why the photo cannot be used."
+                 size: int = 256,
+                 max_pixels: int = MAX_PIXELS, # refuse a photo that declares more pixels, before decoding it
+                ) -> torch.Tensor:
+    """uint8 tensor [3, size, size], decoded once; `PhotoError` saying why the photo cannot be used. The size is checked
+    from the header before any pixel is decoded, and a JPEG is decoded at the smallest scale (1/2 to 1/8) that still
+    holds `size` pixels a side, so a large photo costs little memory."""
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image: # reads the header only
+            (w, h), detail = image.size, f'{image.size[0]}x{image.size[1]} px'
+            if w * h > max_pixels:
+                raise PhotoError(f'too large ({detail} = {w * h / 1e6:.1f} MP; at most {max_pixels / 1e6:.1f} MP)', 'too_large', detail)
+            if min(w, h) < MIN_SIDE: raise PhotoError(f'too small ({detail}; at least {MIN_SIDE} px a side)', 'too_small', detail)
+            image.draft(None, (size, size))
             image.load()
-            if min(image.size) < MIN_SIDE:
-                detail = f'{image.size[0]}x{image.size[1]} px'
-                raise PhotoError(f'too small ({detail}; at least {MIN_SIDE} px a side)', 'too_small', detail)
             return torch.from_numpy(_square(image, size)).permute(2, 0, 1)
+    except Image.DecompressionBombError as e: # PIL refuses to open it at all
+        raise PhotoError(f'too large (a decompression bomb to PIL: {e}; at most {max_pixels / 1e6:.1f} MP)', 'too_large', str(e)) from None
     except UnidentifiedImageError: raise PhotoError('not an image (PIL cannot identify it)', 'not_image') from None
     except OSError as e: raise PhotoError(f'unreadable image ({e})', 'unreadable', str(e)) from None
 
@@ -195,6 +207,13 @@ def read_photo(path: Path, size: int = 256) -> torch.Tensor:
 
 def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+# %% ../nbs/08_images.ipynb #1b421752
+def declared_png(width: int, height: int) -> bytes:
+    "A PNG whose header declares `width` x `height` pixels and that holds almost no pixel data (a fixture for size limits)."
+    chunk = lambda kind, body: struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
+    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(bytes(1000))) + chunk(b'IEND', b'')
 
 # %% ../nbs/08_images.ipynb #fa768666
 def build_image_store(dataset: Dataset, path: Path | None = None, size: int = 256, bound: str = 'mb',
@@ -460,3 +479,36 @@ def class_groups(store: Path) -> np.ndarray:
         parts = Path(path).parts # [split/]Top/Kind[/Variety]/photo.jpg: the depth differs between classes with and without varieties
         groups[c] = 'fruit' if 'Fruit' in parts else 'vegetables' if 'Vegetables' in parts else 'beverages' if 'Juice' in parts else 'dairy'
     return groups
+
+# %% ../nbs/08_images.ipynb #7ae5583e
+def write_fixture_store(path: Path, # the HDF5 file to write
+                        class_names: tuple = ('Fixture-Apple', 'Fixture-Milk', 'Fixture-Leek'), # the classes (the second one unlinked)
+                        photos: int = 4, # photos per class and split
+                        size: int = 256, seed: int = 0) -> Path:
+    "A tiny image store of generated photos and references, in the real store's format (a **test fixture**, not data)."
+    rng = np.random.default_rng(seed)
+    C, E = len(class_names), len(PANEL)
+    class_id = np.repeat(np.arange(C), photos * 2)
+    colours = rng.integers(40, 220, size=(C, 3))
+    images = np.clip(colours[class_id][:, None, None, :] + rng.normal(0, 12, (len(class_id), size, size, 3)), 0, 255).astype(np.uint8)
+    linked = np.array([c != 1 for c in range(C)])
+    central = np.where(linked[:, None], rng.normal(0, 1, (C, E)), np.nan)
+    count = np.where(linked[:, None], 8, 0)
+    values = np.where(linked[:, None, None], central[:, :, None] + rng.normal(0, 0.2, (C, E, 8)), np.nan).astype(np.float32)
+    links = pd.DataFrame([dict(class_name=n, query=n.lower(), food_key=f'fixture:{c}', food_name=f'{n} (fixture food)', source='fixture')
+                          for c, n in enumerate(class_names) if linked[c]])
+    def write(tmp: Path):
+        with h5py.File(tmp, 'w') as f:
+            f['images'], f['class_id'], f['coarse_id'] = images, class_id, class_id
+            f['split'] = np.tile(np.array(['train'] * photos + ['val'] * photos, dtype='S5'), C)
+            f.create_dataset('path', data=np.array([f'Fixture/Fruit/{class_names[c]}/{i}.jpg' for i, c in enumerate(class_id)], dtype=h5py.string_dtype()))
+            f.create_dataset('sha256', data=np.array([hashlib.sha256(im.tobytes()).hexdigest() for im in images], dtype=h5py.string_dtype()))
+            ref = f.create_group('references')
+            ref.create_dataset('class_name', data=np.array(class_names, dtype=h5py.string_dtype()))
+            ref['central'], ref['spread'], ref['count'] = central, np.where(linked[:, None], np.full((C, E), 0.2), np.nan), count
+            ref['values'], ref['censored'] = values, np.zeros(values.shape, dtype=bool)
+            ref.attrs['bound'], ref.attrs['elements'] = 'mb', list(PANEL)
+            f.attrs['links'] = links.to_json(orient='records')
+            f.attrs['mean'], f.attrs['std'] = images.mean((0, 1, 2)) / 255, images.std((0, 1, 2)) / 255
+            f.attrs['inputs'], f.attrs['size'] = _digest('fixture', class_names, photos, size, seed), size
+    return atomic_write(Path(path), write)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import PANEL, atomic_write, data_dir, pick_device, project_root, seed_everything
+from .artifact import write_artifact
 from .images import ImageStoreDataset, augment, class_groups, default_store, make_targets, mix_batch, normalize, sample_seeds, preprocess
 from .vit import Z90, ElementViT, attention_maps, build_model, element_loss, save_model, vit_config
 
@@ -505,11 +506,13 @@ def train_member(config: TrainConfig, run_dir: Path, resume: bool = True, verbos
     return run.run_dir
 
 def finish_member(run: Run) -> None:
-    "Write last.safetensors and the weights the run settles on (model.safetensors, by `select`), and the hparams record."
+    """Write last.safetensors, the weights the run settles on (model.safetensors, by `select`) with their artifact.json
+    (everything else a prediction needs, `artifact.write_artifact`), and the hparams record."""
     c = run.config
     save_model(run.eval_model, run.run_dir / 'last.safetensors', extra=dict(epoch=run.state['epoch'] - 1))
     chosen = run.run_dir / ('best.safetensors' if c.select == 'best' else 'last.safetensors')
     atomic_write(run.run_dir / 'model.safetensors', lambda p: shutil.copyfile(chosen, p))
+    write_artifact(run.run_dir, run.train_set.path)
     if run.writer is not None:
         with open(run.run_dir / 'metrics.csv', newline='') as f: final = list(csv.DictReader(f))[-1]
         hparams = {k: (v if isinstance(v, (int, float, str, bool)) else json.dumps(v)) for k, v in asdict(c).items() if v is not None}
@@ -533,6 +536,7 @@ def train(config: TrainConfig, run_dir: Path | None = None, # default: data/runs
         if not (member / 'model.safetensors').exists(): return run_dir # stopped early (max_steps): resume later
         members.append(member.name)
     atomic_write(run_dir / 'ensemble.json', lambda p: p.write_text(json.dumps(dict(members=members, train=asdict(config)), indent=1, default=str)))
+    if os.environ.get('RANK', '0') == '0': write_artifact(run_dir, config.store or None)
     return run_dir
 
 def default_run_dir(config: TrainConfig) -> Path:

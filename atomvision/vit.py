@@ -22,8 +22,8 @@ from .core import PANEL, atomic_write, pick_device
 __all__ = ['CONFIGS', 'BACKBONES', 'LOG10_2', 'Z90', 'ViTConfig', 'vit_config', 'FastDropout', 'DropPath', 'Attention', 'Block',
            'resize_pos_embed', 'conv_stem', 'PatchEmbed', 'mixture_cdf', 'mixture_quantile', 'weighted_median',
            'mixture_log_density', 'ElementPrediction', 'ElementHead', 'head_outputs', 'ElementViT', 'capture_attention',
-           'mc_dropout', 'sample_outputs', 'predict', 'element_loss', 'rollout', 'attention_map', 'map_name',
-           'attention_maps', 'element_attention_maps', 'save_model', 'checkpoint_config', 'build_model', 'load_model']
+           'mc_dropout', 'sample_outputs', 'element_loss', 'rollout', 'attention_map', 'map_name', 'attention_maps',
+           'element_attention_maps', 'save_model', 'checkpoint_config', 'build_model', 'load_model']
 
 # %% ../nbs/07_vit.ipynb #6f9a3353
 @dataclass
@@ -427,7 +427,7 @@ def _eval_mode(model: nn.Module):
     finally: model.train(was)
 
 @torch.no_grad()
-def predict(model: ElementViT, images: torch.Tensor, # [batch, 3, H, W], normalized
+def _predict_direct(model: ElementViT, images: torch.Tensor, # [batch, 3, H, W], normalized
             mc_samples: int = 0, # 0: one deterministic pass; N: N Monte Carlo dropout passes
             seed: int | None = 0, # seed of the MC passes (None: not seeded)
             max_batch: int = 256, # most images per forward pass

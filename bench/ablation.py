@@ -76,7 +76,7 @@ preset, changes, run_dir = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3
 started = time.perf_counter()
 run = train(config_from(preset, **changes), run_dir, verbose=False)
 seconds = time.perf_counter() - started
-mc = 8 # a model without dropout gets one pass whatever this asks (evaluate.has_dropout)
+mc = 8 # a model without dropout gets one pass whatever this asks (predict.has_dropout)
 result = dict(seconds=seconds, config=dict(preset=preset, **changes))
 for path in ('direct', 'mixture', 'blend'):
     try: r = evaluate_run(run, mc_samples=mc, path=path)

@@ -5,7 +5,9 @@ loopback port and measured with real HTTP clients:
   - single-photo latency p50 / p95 at concurrency 1 (JPEG upload, decoding, prediction, JSON answer);
   - throughput (photos/s) at concurrency 8, 16 and 32, with the server's micro-batching;
 then, on the torch engine, 1,000 requests of which 20% are bad (not an image, empty, truncated, too small, wrong
-field): every answer must be the right 4xx or a 200, never a 5xx, and the server still healthy after.
+field, a photo declaring 64 MP, a decompression bomb declaring 400 MP): every answer must be the right 4xx or a 200,
+never a 5xx, and the server still healthy after; and the server's peak memory (VmHWM) before and after 16 concurrent
+uploads of a large but allowed photo (36 MP PNG).
 Model-only, in this process: the accuracy change of each engine on val photos (mean |log10| error against the class
 reference, direct path) and the throughput of vit_base at 224 px, batch 8, for fp32 and bf16 eager, ONNX fp32 and
 INT8, dynamic (the engine's) and static QDQ (untrained weights: speed does not depend on them).
@@ -31,7 +33,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from atomvision.images import ImageStoreDataset, default_store, preprocess  # noqa: E402
+from atomvision.images import ImageStoreDataset, declared_png, default_store, preprocess  # noqa: E402
 from atomvision.predict import ENGINES, Predictor  # noqa: E402
 
 
@@ -97,7 +99,23 @@ def bad_bodies(good: bytes) -> list:
             (dict(files={'file': ('x.jpg', b'', 'image/jpeg')}), 400),
             (dict(files={'file': ('x.jpg', good[:len(good) // 3], 'image/jpeg')}), 400),
             (dict(files={'file': ('x.png', tiny.getvalue(), 'image/png')}), 400),
-            (dict(files={'photo': ('x.jpg', good, 'image/jpeg')}), 422)]
+            (dict(files={'photo': ('x.jpg', good, 'image/jpeg')}), 422),
+            (dict(files={'file': ('x.png', declared_png(8000, 8000), 'image/png')}), 413),
+            (dict(files={'file': ('x.png', declared_png(20000, 20000), 'image/png')}), 413)]
+
+
+def large_png(width: int = 6000, height: int = 6000) -> bytes:
+    "A large photo the service allows (a smooth gradient, so the PNG stays small to upload)."
+    buffer = io.BytesIO()
+    Image.linear_gradient('L').resize((width, height)).convert('RGB').save(buffer, format='PNG', compress_level=1)
+    return buffer.getvalue()
+
+
+def peak_rss_mb(pid: int) -> float:
+    "The peak resident memory of process `pid` so far (VmHWM), in MB."
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
+    return float('nan')
 
 
 def accuracy(checkpoint: Path, engine: str, photos: int = 128) -> float:
@@ -180,6 +198,13 @@ def main():
                                              status_counts={str(c): codes.count(c) for c in sorted(set(codes))}, wrong_status=wrong, healthy_after=healthy)
                 print(f"bad-input load: {len(codes)} requests (200 bad) in {wall:.1f} s: status {results['bad_inputs']['status_counts']}; "
                       f"5xx: {server_errors}; wrong status: {wrong}; health after: {healthy}")
+                big, before = large_png(), peak_rss_mb(server.process.pid)
+                _, codes, wall = asyncio.run(load(server.url, [dict(files={'file': ('big.png', big, 'image/png')})] * 16, 16))
+                after = peak_rss_mb(server.process.pid)
+                results['large_photos'] = dict(photos=16, megapixels=36, status_counts={str(c): codes.count(c) for c in sorted(set(codes))},
+                                               peak_rss_before_mb=before, peak_rss_after_mb=after, seconds=wall)
+                print(f"16 concurrent 36 MP PNGs ({len(big) / 1e6:.1f} MB each): status {results['large_photos']['status_counts']} in {wall:.1f} s; "
+                      f"server peak memory {before:.0f} MB before, {after:.0f} MB after (+{after - before:.0f} MB)")
         finally:
             server.close()
     reference = None

@@ -1,7 +1,7 @@
 """Serve the trained model, open its web page in headless Chromium, upload a val photo and save a screenshot.
 
 Starts `atomvision serve` on a free 127.0.0.1 port with the given checkpoint (default: the quick CPU run of
-`make run`), drives Debian's `chromium` through Playwright like the page's test in nbs/10c_serve.ipynb, waits for
+`make run`), drives Debian's `chromium` through Playwright like the page's test in nbs/10a_serve.ipynb, waits for
 the 22 element rows and the attention overlay, and saves the page. Only loopback is used.
 
 Usage: python tools/screenshot_serve.py [--checkpoint data/runs/cpu-seed0] [--photo PATH] [--out PNG]
