@@ -21,8 +21,7 @@ from .core import BOUNDS
 
 # %% auto #0
 __all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report', 'cmd_train',
-           'cmd_tune', 'preset_run_dir', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_export', 'cmd_run',
-           'make_parser', 'main']
+           'cmd_tune', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_export', 'cmd_run', 'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
 def _predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, overlays: Path | None = None,
@@ -135,13 +134,13 @@ def cmd_report(args) -> int:
 def cmd_train(args) -> int:
     "Train (or resume) a run of the element model (pretrained CNN or ViT) (an ensemble with --members)."
     import json
-    from atomvision.train import config_from, train
+    from atomvision.train import config_from, default_run_dir, train
     try:
         changes = json.loads(args.config) if args.config and args.config.strip().startswith('{') else json.loads(Path(args.config).read_text()) if args.config else {}
         if args.members: changes['members'] = args.members
         config = config_from(args.preset, **changes)
     except (ValueError, OSError) as e: raise UserError(str(e)) from e
-    try: run = train(config, Path(args.run_dir) if args.run_dir else preset_run_dir(args.preset, config), resume=not args.restart, verbose=not args.quiet)
+    try: run = train(config, Path(args.run_dir) if args.run_dir else default_run_dir(config, args.preset), resume=not args.restart, verbose=not args.quiet)
     except ValueError as e: raise UserError(str(e)) from e # e.g. resuming with settings that would change what is learned
     if not args.quiet: print(f'run folder: {run}')
     return 0
@@ -161,14 +160,10 @@ def cmd_tune(args) -> int:
                    f'saved as preset {args.study}-best: {preset_path(args.study + "-best")} (atomvision train --preset {args.study}-best)')
     return 0
 
-def preset_run_dir(preset: str, config) -> Path:
-    "The run folder of a preset's run: <data>/runs/<preset>-seed<seed>."
-    return data_dir() / 'runs' / f'{preset}-seed{config.seed}'
-
 def _checkpoint(args, command: str) -> Path | None:
     "The checkpoint or run folder a command uses (default: the quick CPU run), or None after saying it is missing."
-    from atomvision.train import config_from
-    checkpoint = Path(args.checkpoint) if args.checkpoint else preset_run_dir('cpu', config_from('cpu'))
+    from atomvision.train import config_from, default_run_dir
+    checkpoint = Path(args.checkpoint) if args.checkpoint else default_run_dir(config_from('cpu'), 'cpu')
     if checkpoint.exists(): return checkpoint
     raise UserError(f'no checkpoint {checkpoint}: train first (atomvision train) or pass --checkpoint')
 
@@ -254,13 +249,13 @@ def cmd_run(args) -> int:
     "The main job: fetch, build, report, image store, CPU training run, evaluation; then where the results are."
     from atomvision.harmonize import load_dataset
     from atomvision.images import build_image_store
-    from atomvision.train import config_from, train
+    from atomvision.train import config_from, default_run_dir, train
     args.sources, args.bound, args.out, args.seed = [], 'mb', None, 0
     args.dataset, args.reference, args.food = None, ['Pb=0.1', 'Cd=0.05'], 'raw spinach'
     code = cmd_info(args) or cmd_fetch(args) or cmd_build(args) or cmd_report(args)
     if code: return code
     build_image_store(load_dataset())
-    try: run = train(config_from('cpu'), preset_run_dir('cpu', config_from('cpu')))
+    try: run = train(config_from('cpu'), default_run_dir(config_from('cpu'), 'cpu'))
     except ValueError as e: raise UserError(f'{e} (a run of an earlier quick preset: move that folder away to train the current one)') from e
     code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None, blend_by='nll', crop=None))
     print(f"""

@@ -251,7 +251,7 @@ class Predictor:
         "Records for photo files, in batches (a progress bar for many); unreadable files get their `error` row and never stop the rest."
         from tqdm.auto import tqdm
         parts, errors = [], {}
-        bar = tqdm(total=len(files), unit='photo', disable=progress is False or (progress is None and len(files) < 20))
+        bar = tqdm(total=len(files), unit='photo', disable=True if progress is False or (progress is None and len(files) < 20) else None) # None: only on a terminal
         for start in range(0, len(files), batch_size):
             images, names = [], []
             for path in files[start:start + batch_size]:

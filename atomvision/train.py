@@ -29,36 +29,36 @@ from .images import ImageStoreDataset, augment, class_groups, default_store, mak
 from .vit import Z90, ElementViT, attention_maps, build_model, element_loss, save_model, vit_config
 
 # %% auto #0
-__all__ = ['RECIPE', 'CNN_RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path', 'saved_presets', 'config_from',
-           'lr_factor', 'param_groups', 'ema_model', 'update_ema', 'distributed', 'config_changes', 'check_resume',
-           'evaluate_loss', 'Run', 'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss', 'group_log_probs',
-           'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch', 'train_member',
-           'finish_member', 'train', 'default_run_dir']
+__all__ = ['RECIPE', 'CNN_RECIPE', 'LEGACY', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path', 'saved_presets',
+           'config_from', 'lr_factor', 'param_groups', 'ema_model', 'update_ema', 'distributed', 'config_changes',
+           'check_resume', 'evaluate_loss', 'Run', 'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss',
+           'group_log_probs', 'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch',
+           'train_member', 'finish_member', 'train', 'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
 @dataclass
 class TrainConfig:
-    "Everything that defines a training run."
-    model: str = 'vit_tiny' # a named config (`vit.CONFIGS`): a ViT, or an ImageNet-pretrained CNN such as 'efficientnet_lite0'
-    image_size: int = 96
+    "Everything that defines a training run; the defaults are the current recipe (the `cpu` preset, `CNN_RECIPE`)."
+    model: str = 'efficientnet_lite0' # a named config (`vit.CONFIGS`): a ViT, or an ImageNet-pretrained CNN such as 'efficientnet_lite0'
+    image_size: int = 160
     pretrained: bool = True # a CNN backbone starts from its ImageNet weights (False: from scratch); a ViT always starts from scratch
-    backbone_lr: float = 1.0 # the pretrained backbone's learning rate, as a multiple of `lr` (discriminative learning rates)
+    backbone_lr: float = 0.25 # the pretrained backbone's learning rate, as a multiple of `lr` (discriminative learning rates)
     freeze_epochs: float = 0.0 # train only the heads for this many epochs before the pretrained backbone joins in
-    freeze_bn: bool = False # keep the pretrained backbone's BatchNorm statistics (its BatchNorm layers stay in eval mode)
-    model_changes: dict = field(default_factory=dict) # ViTConfig fields to change, e.g. {'dropout': 0.0}
-    epochs: int = 20
-    batch_size: int = 64 # global batch (split across processes in DDP)
+    freeze_bn: bool = True # keep the pretrained backbone's BatchNorm statistics (its BatchNorm layers stay in eval mode)
+    model_changes: dict = field(default_factory=lambda: dict(dropout=0.2, drop_path=0.1)) # ViTConfig fields to change, e.g. {'dropout': 0.0}
+    epochs: int = 6
+    batch_size: int = 32 # global batch (split across processes in DDP)
     accumulate: int = 1 # optimizer step every N batches
-    lr: float = 3e-4
+    lr: float = 2e-3
     weight_decay: float = 0.05
     decay_all: bool = False # False: no weight decay on norms, biases, position embeddings and the class token
-    warmup_epochs: float = 2.0
+    warmup_epochs: float = 1.0
     clip: float = 1.0 # max gradient norm
     precision: str = 'bf16' # 'fp32', 'bf16', or 'fp16' (CUDA, with GradScaler)
     target_mode: str = 'central' # 'central' or 'sample' (a measured value drawn per photo and epoch)
     beta: float = 0.0 # β of β-NLL (0: plain NLL)
     element_weight: float = 1.0 # weight of the element loss
-    class_weight: float = 0.0 # weight of the fine-class cross-entropy (0: no class head)
+    class_weight: float = 1.0 # weight of the fine-class cross-entropy (0: no class head)
     coarse_weight: float = 0.0 # weight of the coarse-class cross-entropy (0: no coarse head)
     group_weight: float = 0.0 # weight of the food-group cross-entropy of the class posterior summed per group (needs class_weight)
     label_smoothing: float = 0.1 # of both cross-entropies
@@ -67,10 +67,10 @@ class TrainConfig:
     cutmix: float = 0.0 # Beta(α, α) of cutmix (0: off)
     mix_prob: float = 1.0 # share of batches mixed when mixup or cutmix is on
     ema: float = 0.0 # decay of an exponential moving average of the weights, per optimizer step (0: off)
-    linked_only: bool = True # train only on photos of classes with element references (False: all, for the class head)
+    linked_only: bool = False # train only on photos of classes with element references (False: all, for the class head)
     held_out: tuple = () # class names left out of training and validation (to measure how the model meets foods it never saw)
-    patience: int = 8 # early stopping on validation loss (0: off)
-    select: str = 'best' # the weights a run settles on (model.safetensors): 'best' on val loss, or 'last'
+    patience: int = 0 # early stopping on validation loss (0: off)
+    select: str = 'last' # the weights a run settles on (model.safetensors): 'best' on val loss, or 'last'
     members: int = 1 # ensemble members, trained one after another with seeds seed, seed+1, ...
     checkpoint_steps: int = 50 # write the resume checkpoint every N optimizer steps (and each epoch)
     keep_every: int = 0 # also keep the weights every N epochs (0: no)
@@ -99,14 +99,19 @@ CNN_RECIPE = dict(model='efficientnet_lite0', image_size=160, model_changes=dict
                   backbone_lr=0.25, freeze_bn=True, weight_decay=0.05, warmup_epochs=1, class_weight=1.0, label_smoothing=0.1,
                   augment='basic', mixup=0.0, cutmix=0.0, linked_only=False, patience=0, select='last')
 
+# The first version's settings, where they differ from today's defaults: the base of the `legacy` preset and of the
+# ViT presets, and what a run folder written before a setting existed is read with.
+LEGACY = dict(model='vit_tiny', image_size=96, backbone_lr=1.0, freeze_bn=False, model_changes={}, epochs=20, batch_size=64, lr=3e-4,
+              warmup_epochs=2.0, class_weight=0.0, linked_only=True, patience=8, select='best')
+
 PRESETS = {
-    'legacy': TrainConfig(), # the first version's settings, kept for comparison
+    'legacy': TrainConfig(**LEGACY), # the first version's settings, kept for comparison
     'cpu': TrainConfig(**{**CNN_RECIPE, 'epochs': 6}), # the quick run of `make run`: about 8 minutes on 2 cores
     'cpu-long': TrainConfig(**{**CNN_RECIPE, 'epochs': 6, 'members': 3}), # the headline: three members of the quick run, about 25 minutes
     'gpu': TrainConfig(**{**CNN_RECIPE, 'model': 'efficientnet_lite2', 'image_size': 260, 'epochs': 30, 'members': 3, 'device': 'cuda'}),
-    'vit': TrainConfig(**{**RECIPE, 'epochs': 32, 'mixup': 0.0, 'cutmix': 0.0}), # the ViT from scratch, quick: about 9 minutes on 2 cores
-    'vit-long': TrainConfig(**{**RECIPE, 'epochs': 100}), # the ViT from scratch: about 30 minutes on 2 cores
-    'vit-gpu': TrainConfig(**{**RECIPE, 'image_size': 128, 'epochs': 150, 'members': 3, 'device': 'cuda'}), # the same recipe at 128 px
+    'vit': TrainConfig(**{**LEGACY, **RECIPE, 'epochs': 32, 'mixup': 0.0, 'cutmix': 0.0}), # the ViT from scratch, quick: about 9 minutes on 2 cores
+    'vit-long': TrainConfig(**{**LEGACY, **RECIPE, 'epochs': 100}), # the ViT from scratch: about 30 minutes on 2 cores
+    'vit-gpu': TrainConfig(**{**LEGACY, **RECIPE, 'image_size': 128, 'epochs': 150, 'members': 3, 'device': 'cuda'}), # the same recipe at 128 px
 }
 
 def preset_path(name: str) -> Path:
@@ -199,7 +204,7 @@ def config_changes(stored: dict, requested: dict) -> dict:
 
 def check_resume(run_dir: Path, config: TrainConfig) -> dict:
     "Compare the run's stored config with `config`: an error naming what differs when it would change what is learned, else the harmless changes."
-    stored = {**asdict(TrainConfig()), **json.loads((run_dir / 'config.json').read_text())['train']} # settings added since: their defaults
+    stored = {**asdict(TrainConfig(**LEGACY)), **json.loads((run_dir / 'config.json').read_text())['train']} # settings added since: the first version's
     changes = config_changes(stored, asdict(config))
     breaking = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
     if breaking:
@@ -481,7 +486,8 @@ def train_member(config: TrainConfig, run_dir: Path, resume: bool = True, verbos
         mine = [b[run.rank * per_rank:(run.rank + 1) * per_rank] for b in batches][state['batch']:]
         loader = torch.utils.data.DataLoader(run.train_set, batch_sampler=mine, num_workers=config.workers, generator=loader_generator)
         train_mode(run)
-        bar = tqdm(loader, desc=f'epoch {epoch}', disable=not verbose or run.rank != 0, initial=state['batch'], total=len(batches))
+        bar = tqdm(loader, desc=f'epoch {epoch}', disable=True if not verbose or run.rank != 0 else None, # None: a bar only on a terminal; a log gets the epoch lines
+                   initial=state['batch'], total=len(batches))
         started, seen, running = time.perf_counter(), 0, []
         for images, index, class_ids in bar:
             out = batch_loss(run, images, index, class_ids, epoch)
@@ -539,8 +545,10 @@ def train(config: TrainConfig, run_dir: Path | None = None, # default: data/runs
     if os.environ.get('RANK', '0') == '0': write_artifact(run_dir, config.store or None)
     return run_dir
 
-def default_run_dir(config: TrainConfig) -> Path:
-    "data/runs/<model>-<image_size>-seed<seed>[-k<members>]"
+def default_run_dir(config: TrainConfig, preset: str | None = None) -> Path:
+    """The one rule for run folders: <data>/runs/<preset>-seed<seed> for a preset's run (what `atomvision train
+    --preset` and `make run` use), else <data>/runs/<model>-<image_size>-seed<seed>[-k<members>]."""
+    if preset: return data_dir() / 'runs' / f'{preset}-seed{config.seed}'
     return data_dir() / 'runs' / (f'{config.model}-{config.image_size}-seed{config.seed}' + (f'-k{config.members}' if config.members > 1 else ''))
 
 def _store_inputs(path: Path) -> str:
