@@ -211,14 +211,15 @@ def cmd_predict(args) -> int:
 
 def cmd_serve(args) -> int:
     "Serve the model over HTTP (FastAPI on uvicorn) with its web page."
-    from atomvision.serve import check_bind, serve
+    from dataclasses import fields
+    from atomvision.serve import ServeSettings, check_bind, serve
     checkpoint = _checkpoint(args, 'serve')
-    token = args.token or os.environ.get('ATOMVISION_TOKEN') or None
-    try: check_bind(args.host, token)
+    settings = ServeSettings(**{f.name: getattr(args, f.name) for f in fields(ServeSettings) if hasattr(args, f.name)})
+    settings.token = settings.token or os.environ.get('ATOMVISION_TOKEN') or None
+    try: check_bind(settings.host, settings.token)
     except ValueError as e: raise UserError(str(e)) from e
-    print(f'atomvision serve: http://{args.host}:{args.port}/ ({"token required" if token else "no token: loopback only"}; Ctrl-C stops)', file=sys.stderr)
-    serve(checkpoint, args.host, args.port, token, args.cors_origin, args.max_batch, args.max_wait_ms, args.mc_samples, engine=args.engine,
-          max_pixels=args.max_pixels)
+    print(f'atomvision serve: http://{settings.host}:{settings.port}/ ({"token required" if settings.token else "no token: loopback only"}; Ctrl-C stops)', file=sys.stderr)
+    serve(checkpoint, settings)
     return 0
 
 def cmd_export(args) -> int:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,8 @@ from .images import MAX_PIXELS, MIN_SIDE, PhotoError, decode_photo
 from .predict import Predictor, element_summaries
 
 # %% auto #0
-__all__ = ['MAX_UPLOAD_BYTES', 'PAGE', 'BadPhoto', 'photo_from_bytes', 'MicroBatcher', 'create_app', 'overlay_png', 'check_bind',
-           'serve']
+__all__ = ['MAX_UPLOAD_BYTES', 'PAGE', 'BadPhoto', 'photo_from_bytes', 'MicroBatcher', 'ServeSettings', 'create_app',
+           'overlay_png', 'check_bind', 'serve']
 
 # %% ../nbs/10a_serve.ipynb #b3b1a00b
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -170,31 +170,27 @@ $('drop').addEventListener('drop', e => e.dataTransfer.files[0] && send(e.dataTr
 
 _OVERLAY_ID = re.compile(r'^[0-9a-f]{32}$')
 
-def create_app(load_predictor, # () -> Predictor, run in a background thread
-               token: str | None = None, # bearer token required on every endpoint but /health
-               cors_origin: str | None = None, # the one origin CORS allows (default: none)
-               max_batch: int = 16, max_wait_ms: float = 5.0, mc_samples: int = 8,
-               overlay_ttl_s: float = 600.0, max_overlays: int = 256,
-               max_pixels: int = MAX_PIXELS, # a photo declaring more pixels is refused (413) before it is decoded
-               decode_workers: int = 2, # photos decoded at once: bounds the memory that large photos take
-              ):
-    "The FastAPI app of `atomvision serve`."
-    app = FastAPI(title='atomvision', docs_url=None, redoc_url=None, openapi_url=None)
-    state = dict(predictor=None, batcher=None, error=None, overlays=OrderedDict())
-    decoder = ThreadPoolExecutor(decode_workers, thread_name_prefix='atomvision-decode') # its own few threads: few malloc arenas keep large photos' memory
-    app.state.atomvision = state
+@dataclass
+class ServeSettings:
+    "Everything `atomvision serve` can be told, in one place (the command's options are these fields)."
+    host: str = '127.0.0.1' # any address beyond loopback needs a token
+    port: int = 8000
+    token: str | None = None # bearer token required on every endpoint but /health (default: ATOMVISION_TOKEN)
+    cors_origin: str | None = None # the one origin CORS allows (default: none)
+    engine: str = 'torch' # see `predict.ENGINES`
+    max_batch: int = 16 # micro-batching: most photos per model call
+    max_wait_ms: float = 5.0 # micro-batching: longest wait for more photos
+    mc_samples: int = 8 # default MC-dropout passes per photo
+    max_pixels: int = MAX_PIXELS # a photo declaring more pixels is refused (413) before it is decoded
+    decode_workers: int = 2 # photos decoded at once: bounds the memory that large photos take
+    overlay_ttl_s: float = 600.0 # how long an attention overlay can be fetched
+    max_overlays: int = 256 # overlays kept at most
 
-    def load():
-        try:
-            predictor = load_predictor()
-            state['batcher'] = MicroBatcher(predictor, max_batch, max_wait_ms)
-            state['predictor'] = predictor
-        except Exception as e: state['error'] = f'{type(e).__name__}: {e}'
-    threading.Thread(target=load, name='atomvision-load', daemon=True).start()
-
-    if cors_origin:
+def _add_guards(app: FastAPI, s: ServeSettings) -> None:
+    "CORS, the request-size limit and the JSON errors of 401, 422 and 503."
+    if s.cors_origin:
         from fastapi.middleware.cors import CORSMiddleware
-        app.add_middleware(CORSMiddleware, allow_origins=[cors_origin], allow_methods=['GET', 'POST'], allow_headers=['Authorization'])
+        app.add_middleware(CORSMiddleware, allow_origins=[s.cors_origin], allow_methods=['GET', 'POST'], allow_headers=['Authorization'])
 
     @app.middleware('http')
     async def limit_size(request: Request, call_next):
@@ -209,64 +205,89 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
         return JSONResponse({'error': f"bad request: expected a multipart upload with the photo in field 'file' "
                                       f"(optional mc_samples 1-64, tta 1-8); problem with {', '.join(fields) or 'the body'}"}, status_code=422)
 
-    def authorized(request: Request):
-        if token is None: return
-        given = request.headers.get('authorization', '')
-        if not (given.startswith('Bearer ') and secrets.compare_digest(given[7:].encode(), token.encode())):
-            raise HTTPException(401, 'a bearer token is required (Authorization: Bearer <token>)', headers={'WWW-Authenticate': 'Bearer'})
-
     @app.exception_handler(401)
     async def unauthorized(request: Request, exc):
         return JSONResponse({'error': exc.detail}, status_code=401, headers={'WWW-Authenticate': 'Bearer'})
-
-    def ready():
-        if state['predictor'] is None:
-            raise HTTPException(503, 'the model failed to load: ' + state['error'] if state['error'] else 'the model is loading; try again shortly')
-        return state['predictor']
 
     @app.exception_handler(503)
     async def unavailable(request: Request, exc):
         return JSONResponse({'error': exc.detail}, status_code=503, headers={'Retry-After': '2'})
 
+def _authorizer(token: str | None):
+    "A dependency that refuses a request without the bearer `token` (none: every request passes)."
+    def authorized(request: Request):
+        if token is None: return
+        given = request.headers.get('authorization', '')
+        if not (given.startswith('Bearer ') and secrets.compare_digest(given[7:].encode(), token.encode())):
+            raise HTTPException(401, 'a bearer token is required (Authorization: Bearer <token>)', headers={'WWW-Authenticate': 'Bearer'})
+    return authorized
+
+def _loader(load_predictor, state: dict, s: ServeSettings):
+    "(start, ready): load the predictor in a background thread; `ready()` gives it, or a 503 while it loads or after it failed."
+    def load():
+        try:
+            predictor = load_predictor()
+            state['batcher'] = MicroBatcher(predictor, s.max_batch, s.max_wait_ms)
+            state['predictor'] = predictor
+        except Exception as e: state['error'] = f'{type(e).__name__}: {e}'
+    def ready():
+        if state['predictor'] is None:
+            raise HTTPException(503, 'the model failed to load: ' + state['error'] if state['error'] else 'the model is loading; try again shortly')
+        return state['predictor']
+    return lambda: threading.Thread(target=load, name='atomvision-load', daemon=True).start(), ready
+
+def _model_info(predictor: Predictor, s: ServeSettings) -> dict:
+    "What `GET /model` says: the panel, path, checkpoint, config, artifact and the serving settings."
+    return dict(panel=list(predictor.elements), path=predictor.path, blend_weight=predictor.blend_weight,
+                checkpoint=predictor.checkpoint.name, checkpoint_sha256=predictor.sha256, members=len(predictor.models),
+                config={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(predictor.config).items()},
+                micro_batching=dict(max_batch=s.max_batch, max_wait_ms=s.max_wait_ms), mc_samples=s.mc_samples, max_pixels=s.max_pixels,
+                artifact={k: predictor.artifact.record[k] for k in ('format', 'atomvision_version', 'training_data')})
+
+def create_app(load_predictor, # () -> Predictor, run in a background thread
+               settings: ServeSettings | None = None, # default `ServeSettings()`
+               **changes, # fields of `ServeSettings` to change, e.g. token='...'
+              ) -> FastAPI:
+    "The FastAPI app of `atomvision serve`."
+    s = replace(settings or ServeSettings(), **changes)
+    app = FastAPI(title='atomvision', docs_url=None, redoc_url=None, openapi_url=None)
+    state = app.state.atomvision = dict(predictor=None, batcher=None, error=None, overlays=OrderedDict())
+    decoder = ThreadPoolExecutor(s.decode_workers, thread_name_prefix='atomvision-decode') # its own few threads: few malloc arenas keep large photos' memory
+    start, ready = _loader(load_predictor, state, s)
+    start()
+    _add_guards(app, s)
+    guarded = [Depends(_authorizer(s.token))]
+
     @app.get('/health')
-    def health():
-        return {'status': 'ok' if state['predictor'] is not None else ('failed' if state['error'] else 'loading')}
+    def health(): return {'status': 'ok' if state['predictor'] is not None else ('failed' if state['error'] else 'loading')}
 
-    @app.get('/model', dependencies=[Depends(authorized)])
-    def model():
-        predictor = ready()
-        return dict(panel=list(predictor.elements), path=predictor.path, blend_weight=predictor.blend_weight,
-                    checkpoint=predictor.checkpoint.name, checkpoint_sha256=predictor.sha256,
-                    members=len(predictor.models), config={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(predictor.config).items()},
-                    micro_batching=dict(max_batch=max_batch, max_wait_ms=max_wait_ms), mc_samples=mc_samples, max_pixels=max_pixels,
-                    artifact={k: predictor.artifact.record[k] for k in ('format', 'atomvision_version', 'training_data')})
+    @app.get('/model', dependencies=guarded)
+    def model(): return _model_info(ready(), s)
 
-    @app.post('/predict', dependencies=[Depends(authorized)])
-    async def predict(file: UploadFile = File(...), mc_samples_: int = Form(mc_samples, alias='mc_samples', ge=1, le=64),
-                      tta: int = Form(1, ge=1, le=8)):
+    @app.post('/predict', dependencies=guarded)
+    async def predict(file: UploadFile = File(...), mc_samples: int = Form(s.mc_samples, ge=1, le=64), tta: int = Form(1, ge=1, le=8)):
         predictor = ready()
         data = await file.read(MAX_UPLOAD_BYTES + 1)
-        try: image = await asyncio.wrap_future(decoder.submit(photo_from_bytes, data, predictor.photo_size, max_pixels)) # off the event loop
+        try: image = await asyncio.wrap_future(decoder.submit(photo_from_bytes, data, predictor.photo_size, s.max_pixels)) # off the event loop
         except BadPhoto as e: return JSONResponse({'error': str(e)}, status_code=e.status)
-        path, summaries, closest = await asyncio.wrap_future(state['batcher'].submit(image, mc_samples_, tta))
-        overlay_id = secrets.token_hex(16)
-        overlays = state['overlays']
+        path, summaries, closest = await asyncio.wrap_future(state['batcher'].submit(image, mc_samples, tta))
+        overlay_id, overlays = secrets.token_hex(16), state['overlays']
         overlays[overlay_id] = (time.monotonic(), image)
-        while len(overlays) > max_overlays: overlays.popitem(last=False)
+        while len(overlays) > s.max_overlays: overlays.popitem(last=False)
         elements = [dict(e, name=ELEMENT_BY_SYMBOL[e['element']].name) for e in summaries]
         for food in closest['foods']: food['measured'] = predictor.profiles.get(food['food_key'], {})
         return JSONResponse(dict(id=overlay_id, prediction_path=path, elements=elements, closest=closest, # plain types already: no jsonable_encoder walk
-                    attention_url=f'predict/{overlay_id}/attention.png', filename=None))
+                                 attention_url=f'predict/{overlay_id}/attention.png', filename=None))
 
-    @app.get('/predict/{overlay_id}/attention.png', dependencies=[Depends(authorized)])
+    @app.get('/predict/{overlay_id}/attention.png', dependencies=guarded)
     def attention(overlay_id: str):
         predictor = ready()
         entry = state['overlays'].get(overlay_id) if _OVERLAY_ID.match(overlay_id) else None
-        if entry is None or time.monotonic() - entry[0] > overlay_ttl_s:
+        if entry is None or time.monotonic() - entry[0] > s.overlay_ttl_s:
             return JSONResponse({'error': 'no such overlay (unknown or expired id)'}, status_code=404)
         return Response(overlay_png(predictor, entry[1]), media_type='image/png')
 
-    @app.get('/', dependencies=[])
+    @app.get('/')
     def page(): return HTMLResponse(PAGE)
 
     return app
@@ -289,14 +310,15 @@ def check_bind(host: str, token: str | None) -> None:
         raise ValueError(f'refusing to listen on {host} without a token: anyone who can reach it could use the model. '
                          'Pass --token (or set ATOMVISION_TOKEN), or bind 127.0.0.1')
 
-def serve(checkpoint: Path, host: str = '127.0.0.1', port: int = 8000, token: str | None = None, cors_origin: str | None = None,
-          max_batch: int = 16, max_wait_ms: float = 5.0, mc_samples: int = 8,
+def serve(checkpoint: Path, # a run, ensemble or artifact folder, or a checkpoint file
+          settings: ServeSettings | None = None, # default `ServeSettings()`
           store: Path | None = None, # for a run without artifact.json: the image store
-          engine: str = 'torch', # see `predict.ENGINES`
-          max_pixels: int = MAX_PIXELS):
+          **changes, # fields of `ServeSettings` to change
+         ) -> None:
     "Run the service with uvicorn (one process; the model in one thread)."
     import uvicorn
-    token = token or os.environ.get('ATOMVISION_TOKEN') or None
-    check_bind(host, token)
-    app = create_app(lambda: Predictor(checkpoint, store, engine=engine), token, cors_origin, max_batch, max_wait_ms, mc_samples, max_pixels=max_pixels)
-    uvicorn.run(app, host=host, port=port, workers=1, log_level='warning', limit_concurrency=256)
+    s = replace(settings or ServeSettings(), **changes)
+    s = replace(s, token=s.token or os.environ.get('ATOMVISION_TOKEN') or None)
+    check_bind(s.host, s.token)
+    app = create_app(lambda: Predictor(checkpoint, store, engine=s.engine), s)
+    uvicorn.run(app, host=s.host, port=s.port, workers=1, log_level='warning', limit_concurrency=256)
