@@ -36,15 +36,11 @@ def _predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: i
     except (ValueError, OSError) as e: raise UserError(' '.join(str(e).split())) from e
     overlays = Path(overlays) if overlays else data_dir() / 'predictions'
     saved = {}
-    def draw(names, images): # table format: one overlay per photo, from the images already decoded
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
+    def draw(names, images): # table format: one overlay per photo, from the images already decoded (figures of their own: no pyplot)
         overlays.mkdir(parents=True, exist_ok=True)
         for path, image in zip(names, images):
             fig = predictor.overlay(image, f'{Path(path).name}: {map_name(predictor.models[0])}')
             saved[str(path)] = atomic_write(overlays / f'{Path(path).stem}_attention.png', lambda p: fig.savefig(p, dpi=100, format='png'))
-            plt.close(fig)
     records = predictor.predict_files(files, mc_samples, tta, on_images=draw if fmt == 'table' else None)
     failures = records[records.error != ''][['path', 'error']].values.tolist()
     for path, error in failures: print(f'{path}: skipped: {error}', file=sys.stderr)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.figure import Figure
 
 from .vit import ElementViT, capture_attention, element_attention_maps
 
@@ -24,8 +25,9 @@ def _show_image(ax, image):
     ax.imshow(img.numpy()); ax.axis('off')
 
 def plot_overlay(image: torch.Tensor, heatmap: torch.Tensor, title: str = '', alpha: float = 0.5):
-    "An image with a heat-map overlay."
-    fig, ax = plt.subplots(figsize=(4, 4))
+    "An image with a heat-map overlay, as a `Figure` of its own (no pyplot state: safe in a server's threads, on any backend)."
+    fig = Figure(figsize=(4, 4))
+    ax = fig.subplots()
     _show_image(ax, image)
     ax.imshow(heatmap.detach().cpu().numpy(), cmap='inferno', alpha=alpha)
     ax.set_title(title)

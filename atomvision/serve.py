@@ -293,12 +293,8 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
     return app
 
 def overlay_png(predictor: Predictor, image: torch.Tensor) -> bytes:
-    "The attention overlay of one photo as PNG bytes."
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig = predictor.overlay(image)
-    buffer = io.BytesIO(); fig.savefig(buffer, format='png', dpi=80); plt.close(fig)
+    "The attention overlay of one photo as PNG bytes (a figure of its own: no pyplot, no backend to choose)."
+    buffer = io.BytesIO(); predictor.overlay(image).savefig(buffer, format='png', dpi=80)
     return buffer.getvalue()
 
 # %% ../nbs/10a_serve.ipynb #82fee64c
