@@ -141,6 +141,7 @@ def cmd_train(args) -> int:
     if not args.quiet: print(f'run folder: {run}')
     return 0
 
+# %% ../nbs/11_cli.ipynb #2296d468
 def cmd_tune(args) -> int:
     "Search the recipe's hyperparameters with Optuna (resumable); the best becomes the preset '<study>-best'."
     import json
@@ -205,6 +206,7 @@ def cmd_predict(args) -> int:
                               args.format, Path(args.out) if args.out else None)
     return 1 if failures else 0
 
+# %% ../nbs/11_cli.ipynb #ee1426ce
 def cmd_serve(args) -> int:
     "Serve the model over HTTP (FastAPI on uvicorn) with its web page."
     from dataclasses import fields
@@ -348,6 +350,7 @@ def make_parser() -> argparse.ArgumentParser:
     commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
     return parser
 
+# %% ../nbs/11_cli.ipynb #66e6479d
 def _user_errors() -> tuple:
     from atomvision.core import ReaderError
     from atomvision.fetch import FetchError

@@ -466,6 +466,7 @@ def read_records(path: Path, # a delimited text file
     reading.counts['rows_read'] = len(kinds)
     return frame.reset_index(drop=True)
 
+# %% ../nbs/00_core.ipynb #675a26a2
 def read_delimited(path: Path, # a delimited text file
                    sep: str = ',', **kw) -> pd.DataFrame:
     "A small lookup table as text columns, with a clear error for a file that is not UTF-8 or not delimited text."

@@ -82,6 +82,7 @@ def group_baselines(refs: References, train_class_ids: np.ndarray, groups: np.nd
         per = lambda f: {g: f(values[groups[train_class_ids] == g], axis=0) for g in set(groups)}
         return dict(all=dict(mean=np.nanmean(values, 0), median=np.nanmedian(values, 0)), mean=per(np.nanmean), median=per(np.nanmedian))
 
+# %% ../nbs/10_evaluate.ipynb #537730f1
 def evaluation_table(pred: ElementPrediction, class_ids: np.ndarray, refs: References, train_class_ids: np.ndarray,
                      groups: np.ndarray) -> pd.DataFrame:
     """One row per element: n, MAE of the predicted median (model, baselines), fold error, skill, NLL, coverage of the 90%

@@ -149,6 +149,7 @@ class SourceFile:
     @property
     def name(self) -> str: return PurePosixPath(self.path).name
 
+# %% ../nbs/01_fetch.ipynb #57880d4e
 def _locate(path: str) -> tuple[str | None, str | None]:
     "The download address of `path` and, when it comes in a zip, its member name."
     source, *rest = PurePosixPath(path).parts

@@ -339,6 +339,7 @@ def augment(images: torch.Tensor, # uint8 [B, 3, H, W] (or float in [0, 1])
         x = torch.where((q[:, 3, None, None, None] > 0) & (x > 0.75), 1 - x, x) # solarize the brightest quarter
     return x.clamp(0, 1)
 
+# %% ../nbs/08_images.ipynb #ea9f2fe7
 def centre_crop(x: torch.Tensor, # [..., H, W]
                 fraction: float) -> torch.Tensor:
     "The centre of `x`, `fraction` of its height and width (rounded to whole pixels)."
@@ -456,6 +457,7 @@ def make_targets(refs: References, class_ids: torch.Tensor, seeds: torch.Tensor 
     as_tensor = lambda a, dt: torch.as_tensor(a, dtype=dt)
     return as_tensor(target, torch.float32), as_tensor(measured, torch.bool), as_tensor(censored, torch.bool)
 
+# %% ../nbs/08_images.ipynb #7324f04e
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     "Images in [0, 1] standardised with the store's channel mean and std."
     return (images - mean.to(images)[None, :, None, None]) / std.to(images)[None, :, None, None]

@@ -168,6 +168,7 @@ $('drop').addEventListener('drop', e => e.dataTransfer.files[0] && send(e.dataTr
 </script></body></html>
 """
 
+# %% ../nbs/10a_serve.ipynb #835bb5f4
 _OVERLAY_ID = re.compile(r'^[0-9a-f]{32}$')
 
 @dataclass
@@ -236,6 +237,7 @@ def _loader(load_predictor, state: dict, s: ServeSettings):
         return state['predictor']
     return lambda: threading.Thread(target=load, name='atomvision-load', daemon=True).start(), ready
 
+# %% ../nbs/10a_serve.ipynb #9aaf1111
 def _model_info(predictor: Predictor, s: ServeSettings) -> dict:
     "What `GET /model` says: the panel, path, checkpoint, config, artifact and the serving settings."
     return dict(panel=list(predictor.elements), path=predictor.path, blend_weight=predictor.blend_weight,

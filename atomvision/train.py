@@ -316,6 +316,7 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     return Run(config, Path(run_dir), dev, rank, world, train_set, val_set, model, net, optimizer, scheduler, scaler, ema, state,
                group_of_class=group_of_class, frozen_steps=frozen)
 
+# %% ../nbs/09_train.ipynb #724bd47a
 def resume_run(run: Run, verbose: bool = True) -> bool:
     "Load the run's resume checkpoint, if any, after checking its stored config against this one; whether it resumed."
     if not run.checkpoint.exists(): return False
@@ -525,6 +526,7 @@ def finish_member(run: Run) -> None:
         run.writer.add_hparams(hparams, {f'hparam/{k}': float(final[k]) for k in ('val_loss', 'val_mse_log10', 'val_coverage90', 'val_class_top1')},
                                run_name='hparams')
 
+# %% ../nbs/09_train.ipynb #e631c984
 def train(config: TrainConfig, run_dir: Path | None = None, # default: data/runs/<model>-<image_size>-seed<seed>
           resume: bool = True, # continue from each member's last.ckpt when it exists
           verbose: bool = True,

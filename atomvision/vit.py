@@ -248,6 +248,7 @@ def mixture_log_density(weights: torch.Tensor, means: torch.Tensor, sds: torch.T
     if censored is not None: log_pdf = torch.where(censored[..., None], torch.special.log_ndtr(z), log_pdf)
     return torch.logsumexp(log_w + log_pdf, -1)
 
+# %% ../nbs/07_vit.ipynb #5700fbd8
 @dataclass
 class ElementPrediction:
     """Per-element predictive distributions for a batch: every tensor field is [batch, elements] (`class_probs`:
