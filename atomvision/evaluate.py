@@ -167,6 +167,7 @@ def class_metrics(class_probs: torch.Tensor, class_ids: np.ndarray, groups: np.n
     return dict(class_top1=float((top5[:, 0] == class_ids).mean()), class_top5=float((top5 == class_ids[:, None]).any(1).mean()),
                 group_top1=float((np.array(names)[group_mass.argmax(1)] == groups[class_ids]).mean()))
 
+# %% ../nbs/10_evaluate.ipynb #bf774fcc
 def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val', mc_samples: int = 8, out: Path | None = None,
                  images: torch.Tensor | None = None, class_ids: np.ndarray | None = None, label: str = '',
                  path: str = 'blend', # 'direct', 'mixture' or 'blend' (models without a class head: always 'direct')

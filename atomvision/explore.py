@@ -257,6 +257,7 @@ no value may be negative or above {sig3(rules.get('max_mg_kg', 1e6))} mg/kg. Rem
 more than {rules.get('outlier_z', 5)} robust standard deviations and a factor of 10 from its element and group median):
 {flagged}.</p>"""
 
+# %% ../nbs/06_explore.ipynb #3ba71844
 def write_report(dataset: Dataset, folder: Path | None = None, bound: str = 'mb',
                  references: dict | None = None, # element -> reference level in mg/kg, e.g. {'Pb': 0.1}
                  query: str = 'raw spinach') -> Path:

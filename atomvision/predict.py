@@ -167,6 +167,7 @@ def _as_passes(out: dict) -> dict:
     return dict(mean=out['mean'][None].float(), var=out['log_var'][None].float().exp(),
                 class_probs=out['class_logits'][None].float().softmax(-1) if 'class_logits' in out else None)
 
+# %% ../nbs/09d_predict.ipynb #662154f1
 class Predictor:
     """A trained model or ensemble, ready to predict photos: the one entry point for prediction from Python. What it
     needs besides the weights (channel statistics, evaluation crop, class references, links to foods and their measured
