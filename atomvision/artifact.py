@@ -5,7 +5,6 @@
 # %% ../nbs/08b_artifact.ipynb #fc20d90e
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
@@ -19,12 +18,13 @@ import torch
 
 from . import __version__
 from .core import atomic_write, bound_values
+from .fetch import sha256_of
 from .images import EVAL_CROP, ImageStoreDataset, References, default_store
 from .vit import checkpoint_config, load_model
 
 # %% auto #0
-__all__ = ['ARTIFACT_FORMAT', 'ARTIFACT_FILE', 'member_files', 'load_members', 'file_sha256', 'measured_profiles',
-           'artifact_record', 'Artifact', 'find_artifact', 'open_artifact', 'write_artifact', 'pack_artifact']
+__all__ = ['ARTIFACT_FORMAT', 'ARTIFACT_FILE', 'member_files', 'load_members', 'measured_profiles', 'artifact_record', 'Artifact',
+           'find_artifact', 'open_artifact', 'write_artifact', 'pack_artifact']
 
 # %% ../nbs/08b_artifact.ipynb #436f5f45
 def member_files(path: Path, members: int | None = None) -> list[Path]:
@@ -46,13 +46,6 @@ def load_members(path: Path, members: int | None = None) -> list:
 # %% ../nbs/08b_artifact.ipynb #b068c4cc
 ARTIFACT_FORMAT = 'atomvision-artifact-1' # the version of artifact.json's layout this atomvision writes and reads
 ARTIFACT_FILE = 'artifact.json'
-
-def file_sha256(path: Path) -> str:
-    "sha256 of a file, read in chunks."
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): digest.update(block)
-    return digest.hexdigest()
 
 def measured_profiles(dataset, food_keys) -> dict:
     "food_key -> element -> {n, median_mg_kg, source_file}: what the unified dataset measured for those foods (middle bound)."
@@ -81,7 +74,7 @@ def artifact_record(files: list, # the members' weight files, inside `folder`
     config, _ = checkpoint_config(files[0])
     name = lambda f: Path(f).resolve().relative_to(Path(folder).resolve()).as_posix() if folder else str(Path(f).resolve())
     return dict(format=ARTIFACT_FORMAT, atomvision_version=__version__,
-                members=[dict(file=name(f), sha256=file_sha256(f), bytes=Path(f).stat().st_size) for f in files],
+                members=[dict(file=name(f), sha256=sha256_of(f), bytes=Path(f).stat().st_size) for f in files],
                 model=dict(backbone=config.backbone, image_size=config.image_size, n_classes=config.n_classes, panel=list(config.elements)),
                 preprocessing=dict(photo_size=photo_size, eval_crop=EVAL_CROP, mean=train.mean.tolist(), std=train.std.tolist()),
                 classes=dict(names=refs.class_names, bound=refs.bound, central=_plain(refs.central), spread=_plain(refs.spread), count=refs.count.tolist()),
@@ -136,7 +129,7 @@ class Artifact:
         for entry in entries:
             file = path.parent / entry['file']
             if not file.is_file(): raise FileNotFoundError(f'{path}: lists {entry["file"]}, which is not in {path.parent}')
-            if file_sha256(file) != entry['sha256']: raise ValueError(f'{path}: {entry["file"]} does not match the sha256 the artifact lists (changed or damaged weights)')
+            if sha256_of(file) != entry['sha256']: raise ValueError(f'{path}: {entry["file"]} does not match the sha256 the artifact lists (changed or damaged weights)')
             files.append(file)
         return cls(path, files, record)
 
@@ -187,6 +180,10 @@ def open_artifact(checkpoint: Path, # a checkpoint file, a run folder or an ense
     return Artifact(store, files, artifact_record(files, None, store, _saved_dataset()))
 
 # %% ../nbs/08b_artifact.ipynb #f8c7eee4
+def _write_record(folder: Path, record: dict) -> Path:
+    "Write `record` as `folder`/artifact.json (compact, atomically)."
+    return atomic_write(Path(folder) / ARTIFACT_FILE, lambda p: p.write_text(json.dumps(record, separators=(',', ':'))))
+
 def write_artifact(checkpoint: Path, # a run or ensemble folder (or a checkpoint file: its folder)
                    store: Path | None = None, # the image store the run was trained on (default `default_store()`)
                    dataset=None, # the unified dataset, for the foods' measured profiles (default: the saved one, if any)
@@ -199,8 +196,7 @@ def write_artifact(checkpoint: Path, # a run or ensemble folder (or a checkpoint
     if outside: raise ValueError(f'{folder}: member {outside[0]} lies outside the folder; pack the members into one (atomvision export --format artifact --out FOLDER)')
     store = Path(store) if store else default_store()
     if not store.is_file(): raise FileNotFoundError(f'no image store at {store}: the artifact takes the references from it (atomvision run builds it)')
-    record = artifact_record(files, folder, store, dataset if dataset is not None else _saved_dataset())
-    return atomic_write(folder / ARTIFACT_FILE, lambda p: p.write_text(json.dumps(record, separators=(',', ':'))))
+    return _write_record(folder, artifact_record(files, folder, store, dataset if dataset is not None else _saved_dataset()))
 
 def pack_artifact(checkpoint: Path, # a checkpoint file, a run folder or an ensemble folder
                   out: Path, # the folder to write (created; an artifact already there is replaced)
@@ -217,6 +213,5 @@ def pack_artifact(checkpoint: Path, # a checkpoint file, a run folder or an ense
     blend = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / 'blend.json'
     if blend.is_file(): atomic_write(out / 'blend.json', lambda p: shutil.copyfile(blend, p))
     if source is None: return write_artifact(out, store, dataset).parent
-    record = dict(source.record, members=[dict(e, file=n) for e, n in zip(source.record['members'], names)])
-    atomic_write(out / ARTIFACT_FILE, lambda p: p.write_text(json.dumps(record, separators=(',', ':'))))
+    _write_record(out, dict(source.record, members=[dict(e, file=n) for e, n in zip(source.record['members'], names)]))
     return out
