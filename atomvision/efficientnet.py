@@ -18,7 +18,7 @@ from .vit import DropPath, ElementHead, FastDropout, ViTConfig, head_outputs
 
 # %% auto #0
 __all__ = ['LITE', 'STAGES', 'LITE_MEAN', 'LITE_STD', 'LiteSpec', 'round_filters', 'SameConv2d', 'MBConv', 'EfficientNetLite',
-           'pretrained_file', 'imagenet_state', 'load_imagenet', 'ElementCNN']
+           'pretrained_file', 'imagenet_state', 'load_imagenet', 'ElementCNN', 'HybridStem']
 
 # %% ../nbs/07a_efficientnet.ipynb #dce469c3
 @dataclass(frozen=True)
@@ -192,6 +192,8 @@ class ElementCNN(nn.Module):
         "Parameters outside the element and classification heads."
         return sum(p.numel() for p in self.backbone.parameters())
 
+    def pretrained_module(self) -> nn.Module: return self.backbone # the part that starts from ImageNet weights
+
     def pretrained_names(self) -> set:
         "Names of the parameters that come from ImageNet (the backbone's), for their own learning rate."
         return {f'backbone.{n}' for n, _ in self.backbone.named_parameters()}
@@ -217,3 +219,34 @@ class ElementCNN(nn.Module):
         m = F.interpolate(m.detach().clamp_min(0)[:, None], size=images.shape[-2:], mode='bilinear', align_corners=False)[:, 0]
         low, high = m.flatten(1).amin(1)[:, None, None], m.flatten(1).amax(1)[:, None, None]
         return (m - low) / (high - low).clamp_min(1e-12)
+
+# %% ../nbs/07a_efficientnet.ipynb #f017d955
+class HybridStem(nn.Module):
+    """The patch embedding of a hybrid ViT: the first `hybrid_blocks` blocks of an ImageNet-pretrained EfficientNet-Lite
+    make a stride-16 feature map and a 1x1 convolution projects it to the transformer's width. It takes store-standardised
+    photos, as `ElementCNN` does (`set_input_statistics`)."""
+    def __init__(self, config: ViTConfig):
+        super().__init__()
+        self.config = c = config
+        net = EfficientNetLite(c.hybrid, num_classes=0, drop_path=c.drop_path)
+        net._blocks = net._blocks[:c.hybrid_blocks]
+        del net._conv_head, net._bn1 # the later blocks and the head are not part of the stem
+        self.net = net
+        stride = 2 * math.prod(b._depthwise_conv.stride[0] for b in net._blocks)
+        if stride != c.patch_size: raise ValueError(f'{c.hybrid} after {c.hybrid_blocks} blocks has stride {stride}, the patch size is {c.patch_size}')
+        self.proj = nn.Conv2d(net._blocks[-1]._project_conv.out_channels, c.dim, 1)
+        self.register_buffer('input_scale', torch.ones(3)); self.register_buffer('input_shift', torch.zeros(3))
+
+    set_input_statistics = ElementCNN.set_input_statistics
+
+    def load_pretrained(self) -> HybridStem:
+        "The ImageNet weights of every block the stem keeps, loaded strictly (the shipped file's later blocks are not used)."
+        mine = self.net.state_dict()
+        state = {k: v for k, v in imagenet_state(self.config.hybrid).items() if k in mine}
+        self.net.load_state_dict(state, strict=True)
+        return self
+
+    def forward(self, images) -> torch.Tensor:
+        "Store-standardised `images` [B, 3, H, W] to the token map [B, dim, H/16, W/16]."
+        x = images * self.input_scale[None, :, None, None] + self.input_shift[None, :, None, None]
+        return self.proj(self.net.stages(x))

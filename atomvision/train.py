@@ -24,16 +24,17 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import PANEL, atomic_write, data_dir, pick_device, project_root, seed_everything
-from .artifact import write_artifact
+from .artifact import load_members, write_artifact
 from .images import ImageStoreDataset, augment, class_groups, default_store, make_targets, mix_batch, normalize, sample_seeds, preprocess
 from .vit import Z90, ElementViT, attention_maps, build_model, element_loss, save_model, vit_config
 
 # %% auto #0
-__all__ = ['RECIPE', 'CNN_RECIPE', 'LEGACY', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path', 'saved_presets',
-           'config_from', 'lr_factor', 'param_groups', 'ema_model', 'update_ema', 'distributed', 'config_changes',
-           'check_resume', 'evaluate_loss', 'Run', 'setup_run', 'resume_run', 'save_checkpoint', 'batch_loss',
-           'group_log_probs', 'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch',
-           'train_member', 'finish_member', 'train', 'default_run_dir']
+__all__ = ['RECIPE', 'CNN_RECIPE', 'LEGACY', 'HYBRID_RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path',
+           'saved_presets', 'config_from', 'lr_factor', 'param_groups', 'ema_model', 'update_ema', 'distributed',
+           'config_changes', 'check_resume', 'evaluate_loss', 'Run', 'setup_run', 'pretrained_part', 'load_teacher',
+           'resume_run', 'save_checkpoint', 'batch_loss', 'distillation_loss', 'group_log_probs', 'train_mode',
+           'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch', 'train_member', 'finish_member', 'train',
+           'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
 @dataclass
@@ -62,6 +63,9 @@ class TrainConfig:
     coarse_weight: float = 0.0 # weight of the coarse-class cross-entropy (0: no coarse head)
     group_weight: float = 0.0 # weight of the food-group cross-entropy of the class posterior summed per group (needs class_weight)
     label_smoothing: float = 0.1 # of both cross-entropies
+    teacher: str | None = None # a trained run (folder or model.safetensors) whose class predictions teach a ViT's distillation token (DeiT)
+    distill_kind: str = 'hard' # 'hard': cross-entropy to the teacher's top class (DeiT's choice); 'soft': KL divergence at `distill_tau`
+    distill_tau: float = 1.0 # temperature of the soft distillation
     augment: str = 'basic' # 'basic' or 'strong' (see `images.augment`)
     mixup: float = 0.0 # Beta(α, α) of mixup (0: off)
     cutmix: float = 0.0 # Beta(α, α) of cutmix (0: off)
@@ -104,11 +108,16 @@ CNN_RECIPE = dict(model='efficientnet_lite0', image_size=160, model_changes=dict
 LEGACY = dict(model='vit_tiny', image_size=96, backbone_lr=1.0, freeze_bn=False, model_changes={}, epochs=20, batch_size=64, lr=3e-4,
               warmup_epochs=2.0, class_weight=0.0, linked_only=True, patience=8, select='best')
 
+# The hybrid ViT (`vit_hybrid`: transformer tokens from Lite0's first 11 pretrained blocks), on the pretrained recipe with
+# the transformer's own rate: the transformer and heads at 1e-3, the pretrained blocks at half of it.
+HYBRID_RECIPE = {**CNN_RECIPE, 'model': 'vit_hybrid', 'lr': 1e-3, 'backbone_lr': 0.5, 'model_changes': dict(dropout=0.0, attn_dropout=0.0, drop_path=0.1)}
+
 PRESETS = {
     'legacy': TrainConfig(**LEGACY), # the first version's settings, kept for comparison
     'cpu': TrainConfig(**{**CNN_RECIPE, 'epochs': 6}), # the quick run of `make run`: about 8 minutes on 2 cores
     'cpu-long': TrainConfig(**{**CNN_RECIPE, 'epochs': 6, 'members': 3}), # the headline: three members of the quick run, about 25 minutes
     'gpu': TrainConfig(**{**CNN_RECIPE, 'model': 'efficientnet_lite2', 'image_size': 260, 'epochs': 30, 'members': 3, 'device': 'cuda'}),
+    'vit-hybrid': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8}), # the ViT whose attention the workbench maps, on pretrained tokens
     'vit': TrainConfig(**{**LEGACY, **RECIPE, 'epochs': 32, 'mixup': 0.0, 'cutmix': 0.0}), # the ViT from scratch, quick: about 9 minutes on 2 cores
     'vit-long': TrainConfig(**{**LEGACY, **RECIPE, 'epochs': 100}), # the ViT from scratch: about 30 minutes on 2 cores
     'vit-gpu': TrainConfig(**{**LEGACY, **RECIPE, 'image_size': 128, 'epochs': 150, 'members': 3, 'device': 'cuda'}), # the same recipe at 128 px
@@ -147,7 +156,7 @@ def param_groups(model: torch.nn.Module, weight_decay: float, decay_all: bool = 
     '''AdamW parameter groups: weight decay on weight matrices and convolution kernels only, unless `decay_all`. With
     `lr`, every group has its `lr` and a `pretrained` mark, and the parameters a model names as pretrained
     (`pretrained_names`) are in groups of their own at `lr * backbone_lr`.'''
-    no_decay = lambda name, p: p.ndim <= 1 or name.endswith(('cls_token', 'cls_pos')) or '.pos.' in name or name.startswith('patch_embed.pos')
+    no_decay = lambda name, p: p.ndim <= 1 or name.endswith(('cls_token', 'cls_pos', 'dist_token')) or '.pos.' in name or name.startswith('patch_embed.pos')
     pretrained = model.pretrained_names() if lr is not None and hasattr(model, 'pretrained_names') else set()
     groups = {(kind, wd): [] for kind in (False, True) for wd in (True, False)} # (pretrained, decayed)
     for name, p in model.named_parameters():
@@ -273,6 +282,7 @@ class Run:
     verbose: bool = True
     group_of_class: torch.Tensor | None = None # food-group index of every class, on the run's device (for the group loss)
     frozen_steps: int = 0 # optimizer steps in which the pretrained backbone sits out (`freeze_epochs`)
+    teacher: torch.nn.Module | None = None # the distillation teacher, in eval mode
 
     @property
     def checkpoint(self) -> Path: return self.run_dir / 'last.ckpt'
@@ -294,12 +304,14 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     val_set = ImageStoreDataset(store, 'val', config.limit_val, preload=config.preload, exclude_classes=held_out)
     seed_everything(config.seed)
     heads = dict(n_classes=train_set.n_classes if config.class_weight else 0, n_coarse=train_set.n_coarse if config.coarse_weight else 0)
-    model = build_model(vit_config(config.model, image_size=config.image_size, **{**heads, **config.model_changes}))
-    if hasattr(model, 'set_input_statistics'): # a CNN: photos arrive standardised with the store's statistics
+    distill = dict(distill=True) if config.teacher else {}
+    model = build_model(vit_config(config.model, image_size=config.image_size, **{**heads, **config.model_changes, **distill}))
+    if pretrained_part(model) is not None: # a CNN or a hybrid ViT: photos arrive standardised with the store's statistics
         model.set_input_statistics(train_set.mean, train_set.std)
         if config.pretrained: model.load_pretrained()
         model = model.to(memory_format=torch.channels_last) # faster convolutions
     model = model.to(dev)
+    teacher = load_teacher(config, heads['n_classes'], dev) if config.teacher else None
     groups = param_groups(model, config.weight_decay, config.decay_all, lr=config.lr, backbone_lr=config.backbone_lr if config.pretrained else 1.0)
     optimizer = torch.optim.AdamW(groups, lr=config.lr)
     steps_per_epoch = len(train_set) // config.batch_size // config.accumulate
@@ -314,7 +326,21 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     state = dict(epoch=0, batch=0, step=0, best=float('inf'), bad_epochs=0, done=False)
     group_of_class = torch.as_tensor(np.unique(class_groups(store), return_inverse=True)[1], device=dev) if config.group_weight else None
     return Run(config, Path(run_dir), dev, rank, world, train_set, val_set, model, net, optimizer, scheduler, scaler, ema, state,
-               group_of_class=group_of_class, frozen_steps=frozen)
+               group_of_class=group_of_class, frozen_steps=frozen, teacher=teacher)
+
+def pretrained_part(model: torch.nn.Module) -> torch.nn.Module | None:
+    "The part of `model` that starts from ImageNet weights (a CNN's backbone, a hybrid ViT's stem), or None."
+    return model.pretrained_module() if hasattr(model, 'pretrained_module') else None
+
+def load_teacher(config: TrainConfig, n_classes: int, device: torch.device) -> torch.nn.Module:
+    "The distillation teacher named by `config.teacher` (its first member), checked to know the student's classes."
+    if not vit_config(config.model).backbone == 'vit': raise ValueError('distillation teaches a ViT student; the model is a CNN')
+    if config.distill_kind not in ('hard', 'soft'): raise ValueError(f"distill_kind must be 'hard' or 'soft', not {config.distill_kind!r}")
+    teacher = load_members(Path(config.teacher), 1)[0]
+    if teacher.config.n_classes != n_classes:
+        raise ValueError(f'teacher {config.teacher} has {teacher.config.n_classes} classes, the student {n_classes}: train both on the same photos')
+    if pretrained_part(teacher) is not None: teacher = teacher.to(memory_format=torch.channels_last)
+    return teacher.to(device).requires_grad_(False)
 
 # %% ../nbs/09_train.ipynb #724bd47a
 def resume_run(run: Run, verbose: bool = True) -> bool:
@@ -348,7 +374,7 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
     x = augment(images.to(dev), c.image_size, seeds.to(dev), strength=c.augment)
     x, partner, lam = mix_batch(x, c.seed * 7_000_003 + epoch * 50_021 + run.state['batch'], c.mixup, c.cutmix, c.mix_prob)
     x = normalize(x, run.train_set.mean, run.train_set.std)
-    if hasattr(run.model, 'backbone'): x = x.contiguous(memory_format=torch.channels_last)
+    if pretrained_part(run.model) is not None: x = x.contiguous(memory_format=torch.channels_last)
     target, measured, censored = [t.to(dev) for t in make_targets(run.train_set.references, class_ids, seeds, c.target_mode)]
     with _autocast(c, dev): out = run.net(x, outputs=True)
     mean, log_var = out['mean'].float(), out['log_var'].float()
@@ -364,12 +390,26 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         logits, labels = out[f'{name}_logits'].float(), labels.to(dev)
         term = _mixed(lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing), labels, partner, lam)
         loss = loss + weight * term; result[name] = term.detach()
+    if run.teacher is not None: # on the same augmented (and mixed) photos the student sees
+        with torch.no_grad(), _autocast(c, dev): taught = run.teacher(x.contiguous(memory_format=torch.channels_last), outputs=True)['class_logits'].float()
+        term = distillation_loss(out['dist_logits'].float(), taught, c.distill_kind, c.distill_tau)
+        loss = loss + c.class_weight * term; result['distill'] = term.detach()
     if c.group_weight:
         log_group, groups = group_log_probs(out['class_logits'], run.group_of_class), run.group_of_class[class_ids.to(dev)]
         term = _mixed(lambda g: F.nll_loss(log_group, g), groups, partner, lam)
         loss = loss + c.group_weight * term; result['group'] = term.detach()
     result['loss'] = loss
     return result
+
+def distillation_loss(student_logits: torch.Tensor, # [B, C] of the distillation head
+                      teacher_logits: torch.Tensor, # [B, C] of the teacher on the same photos
+                      kind: str = 'hard', # 'hard': cross-entropy to the teacher's top class; 'soft': KL(teacher || student) at `tau`
+                      tau: float = 1.0) -> torch.Tensor:
+    "DeiT's distillation term (Touvron et al. 2021), the batch mean; the soft one is scaled by tau² as Hinton et al. do."
+    if kind == 'hard': return F.cross_entropy(student_logits, teacher_logits.argmax(1))
+    if kind != 'soft': raise ValueError(f"distill_kind must be 'hard' or 'soft', not {kind!r}")
+    log_student, log_teacher = F.log_softmax(student_logits / tau, 1), F.log_softmax(teacher_logits / tau, 1)
+    return F.kl_div(log_student, log_teacher, reduction='batchmean', log_target=True) * tau ** 2
 
 def _mixed(loss_of: Callable, labels: torch.Tensor, partner: torch.Tensor, lam: float) -> torch.Tensor:
     "λ·loss(own labels) + (1-λ)·loss(partner's labels) for a mixed batch; the plain loss when λ = 1."
@@ -389,8 +429,9 @@ def _positions(data: ImageStoreDataset, store_index: torch.Tensor) -> np.ndarray
 def train_mode(run: Run) -> None:
     "Training mode for an epoch; with `freeze_bn` the pretrained backbone's BatchNorm layers stay in eval mode, on their ImageNet statistics."
     run.net.train()
-    if run.config.freeze_bn and run.config.pretrained and hasattr(run.model, 'backbone'):
-        for m in run.model.backbone.modules():
+    part = pretrained_part(run.model)
+    if run.config.freeze_bn and run.config.pretrained and part is not None:
+        for m in part.modules():
             if isinstance(m, torch.nn.BatchNorm2d): m.eval()
 
 def _autocast(c: TrainConfig, dev: torch.device):

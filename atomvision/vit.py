@@ -47,6 +47,9 @@ class ViTConfig:
     pool: str = 'cls' # image representation: 'cls' (the class token) or 'mean' (global average of the patch tokens)
     n_classes: int = 0 # fine food classes of the classification head (0: no head)
     n_coarse: int = 0 # coarse classes of a second classification head (0: none)
+    hybrid: str = '' # an EfficientNet-Lite whose ImageNet-pretrained early blocks make the patch tokens (the ViT paper's hybrid), e.g. 'efficientnet_lite0'
+    hybrid_blocks: int = 11 # how many of its blocks: 11 of Lite0 reach stride 16 (112 channels)
+    distill: bool = False # a distillation token with a class head of its own, taught by a CNN teacher (DeiT, Touvron et al. 2021)
 
     @property
     def patch_sizes(self) -> tuple: return (self.patch_size, *self.scales)
@@ -57,6 +60,7 @@ CONFIGS = {
     'vit_small': ViTConfig(dim=384, depth=12, heads=6),
     'vit_tiny': ViTConfig(dim=192, depth=12, heads=3),
     'vit_micro': ViTConfig(image_size=32, patch_size=8, dim=64, depth=2, heads=2, mlp_ratio=2.0),
+    'vit_hybrid': ViTConfig(hybrid='efficientnet_lite0', dim=192, depth=6, heads=3, pool='mean', dropout=0.0, attn_dropout=0.0, drop_path=0.1),
     **{f'efficientnet_lite{k}': ViTConfig(backbone=f'efficientnet_lite{k}', image_size=size, dropout=drop, drop_path=0.2, pool='mean')
        for k, size, drop in ((0, 224, 0.2), (1, 240, 0.2), (2, 260, 0.3))},
 }
@@ -74,6 +78,8 @@ def vit_config(name: str, **changes) -> ViTConfig:
     if config.pool not in ('cls', 'mean'): raise ValueError(f"pool must be 'cls' or 'mean', not {config.pool!r}")
     if config.fusion not in ('pool', 'concat'): raise ValueError(f"fusion must be 'pool' or 'concat', not {config.fusion!r}")
     if config.stem not in ('patch', 'conv'): raise ValueError(f"stem must be 'patch' or 'conv', not {config.stem!r}")
+    if config.hybrid and (config.hybrid not in BACKBONES[1:] or config.patch_size != 16 or config.scales or config.stem != 'patch'):
+        raise ValueError(f'a hybrid stem needs an EfficientNet-Lite ({", ".join(BACKBONES[1:])}), patch size 16, one scale and the patch stem; got {config.hybrid!r}')
     if config.stem == 'conv' and (config.scales or config.patch_size & (config.patch_size - 1)):
         raise ValueError('the convolutional stem needs a single scale and a power-of-two patch size')
     if any(p > config.patch_size or config.patch_size % p for p in config.scales):
@@ -164,7 +170,10 @@ class PatchEmbed(nn.Module):
     def __init__(self, c: ViTConfig):
         super().__init__()
         self.config = c
-        self.projs = nn.ModuleList(conv_stem(c.dim, p) if c.stem == 'conv' else nn.Conv2d(3, c.dim, p, stride=p) for p in c.patch_sizes)
+        if c.hybrid:
+            from atomvision.efficientnet import HybridStem # the pretrained network's early blocks (defined with the CNN)
+            self.projs = nn.ModuleList([HybridStem(c)])
+        else: self.projs = nn.ModuleList(conv_stem(c.dim, p) if c.stem == 'conv' else nn.Conv2d(3, c.dim, p, stride=p) for p in c.patch_sizes)
         self.pos = nn.ParameterList(nn.Parameter(torch.zeros(1, c.grid(p) ** 2, c.dim)) for p in c.patch_sizes)
         self.scale_embed = nn.Parameter(torch.zeros(len(c.patch_sizes), c.dim)) if c.fusion == 'concat' and c.scales else None
 
@@ -333,14 +342,18 @@ class ElementViT(nn.Module):
         self.patch_embed = PatchEmbed(c)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.dim))
         self.cls_pos = nn.Parameter(torch.zeros(1, 1, c.dim))
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, c.dim)) if c.distill else None
+        self.prefix = 1 + bool(c.distill) # tokens before the patches: the class token, and the distillation token
         self.pos_drop = FastDropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c, c.drop_path * i / max(c.depth - 1, 1)) for i in range(c.depth))
         self.norm = nn.LayerNorm(c.dim)
         self.head = ElementHead(c.dim, len(c.elements))
         self.class_head = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.n_classes)) if c.n_classes else None
         self.coarse_head = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.n_coarse)) if c.n_coarse else None
+        self.dist_head = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.n_classes)) if c.distill and c.n_classes else None
         self.apply(self._init)
-        for p in (self.cls_token, self.cls_pos, *self.patch_embed.pos): nn.init.trunc_normal_(p, std=0.02)
+        for p in (self.cls_token, self.cls_pos, self.dist_token, *self.patch_embed.pos):
+            if p is not None: nn.init.trunc_normal_(p, std=0.02)
 
     @staticmethod
     def _init(m):
@@ -350,14 +363,20 @@ class ElementViT(nn.Module):
             if m.bias is not None: nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
-    def features(self, images):
-        "The image representation [batch, dim]: the final class token, or the mean of the patch tokens (`pool='mean'`)."
+    def tokens(self, images) -> torch.Tensor:
+        "The final token sequence [batch, prefix + patches, dim]: the class token, the distillation token if any, the patches."
         x = self.patch_embed(images)
-        x = torch.cat([(self.cls_token + self.cls_pos).expand(x.shape[0], -1, -1), x], dim=1)
+        first = [self.cls_token + self.cls_pos] + ([self.dist_token] if self.dist_token is not None else [])
+        x = torch.cat([t.expand(x.shape[0], -1, -1) for t in first] + [x], dim=1)
         x = self.pos_drop(x)
         for block in self.blocks: x = block(x)
-        x = self.norm(x)
-        return x[:, 0] if self.config.pool == 'cls' else x[:, 1:].mean(1)
+        return self.norm(x)
+
+    def pooled(self, tokens: torch.Tensor) -> torch.Tensor:
+        "The image representation [batch, dim] from `tokens`: the class token, or the mean of the patch tokens (`pool='mean'`)."
+        return tokens[:, 0] if self.config.pool == 'cls' else tokens[:, self.prefix:].mean(1)
+
+    def features(self, images): return self.pooled(self.tokens(images))
 
     def forward(self, images, # [batch, 3, H, W], normalized
                 outputs: bool = False, # return `outputs(images)`, every head (so DDP-wrapped models give them too)
@@ -367,8 +386,41 @@ class ElementViT(nn.Module):
         return self.head(self.features(images))
 
     def outputs(self, images) -> dict:
-        "Every head at once: `mean`, `log_var` [batch, elements], and `class_logits`, `coarse_logits` where the model has those heads."
-        return head_outputs(self, self.features(images))
+        """Every head at once: `mean`, `log_var` [batch, elements], and `class_logits`, `coarse_logits` where the model has
+        those heads. A distilled model gives the distillation head's `dist_logits` in training, and in evaluation averages
+        the two class heads into `class_logits` (as DeiT does)."""
+        x = self.tokens(images)
+        out = head_outputs(self, self.pooled(x))
+        if self.dist_head is None: return out
+        dist = self.dist_head(x[:, 1])
+        if self.training: out['dist_logits'] = dist
+        else: out['class_logits'] = (out['class_logits'] + dist) / 2
+        return out
+
+    def hybrid_stem(self) -> nn.Module | None:
+        "The pretrained stem of a hybrid ViT (`efficientnet.HybridStem`), or None."
+        return self.patch_embed.projs[0] if self.config.hybrid else None
+
+    def pretrained_module(self) -> nn.Module | None:
+        "The part that starts from ImageNet weights (a hybrid's early CNN blocks), or None for a ViT from scratch."
+        stem = self.hybrid_stem()
+        return stem.net if stem is not None else None
+
+    def pretrained_names(self) -> set:
+        "Names of the parameters that come from ImageNet, for their own learning rate."
+        stem = self.hybrid_stem()
+        return {f'patch_embed.projs.0.net.{n}' for n, _ in stem.net.named_parameters()} if stem is not None else set()
+
+    def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        "A hybrid takes store-standardised photos like every model and maps them to what its pretrained blocks expect."
+        if self.hybrid_stem() is None: raise ValueError('only a hybrid ViT has pretrained input statistics')
+        self.hybrid_stem().set_input_statistics(mean, std)
+
+    def load_pretrained(self) -> ElementViT:
+        "The hybrid stem's ImageNet weights, loaded strictly for every block it keeps."
+        if self.hybrid_stem() is None: raise ValueError('a ViT without a hybrid stem has no pretrained weights')
+        self.hybrid_stem().load_pretrained()
+        return self
 
     def backbone_parameters(self) -> int:
         "Parameters outside the element and classification heads."
@@ -505,7 +557,8 @@ def attention_map(model: ElementViT, rolled: torch.Tensor, # [B, N, N] from `rol
                   image_size: int) -> torch.Tensor:
     """What the image representation draws from each patch, as [B, image_size, image_size] maps in [0, 1]: the class
     token's row of the rolled-out attention, or the mean of the patch tokens' rows for a mean-pooled model."""
-    cls = rolled[:, 0, 1:] if model.config.pool == 'cls' else rolled[:, 1:, 1:].mean(1)
+    p = model.prefix
+    cls = rolled[:, 0, p:] if model.config.pool == 'cls' else rolled[:, p:, p:].mean(1)
     maps, start = [], 0
     for g in model.patch_embed.grids(image_size):
         part = cls[:, start:start + g * g].reshape(-1, 1, g, g); start += g * g
@@ -569,7 +622,7 @@ def build_model(config: ViTConfig) -> nn.Module:
     "The model `config` describes, freshly initialised: an `ElementViT`, or an `efficientnet.ElementCNN` for a CNN backbone."
     if config.backbone == 'vit': return ElementViT(config)
     if config.backbone not in BACKBONES: raise ValueError(f'unknown backbone {config.backbone!r}; known: {", ".join(BACKBONES)}')
-    from .efficientnet import ElementCNN # the CNN module builds on this one's heads
+    from atomvision.efficientnet import ElementCNN # the CNN module builds on this one's heads
     return ElementCNN(config)
 
 def load_model(path: Path, model: nn.Module | None = None, image_size: int | None = None) -> nn.Module:
@@ -581,9 +634,10 @@ def load_model(path: Path, model: nn.Module | None = None, image_size: int | Non
         raise ValueError(f'{path}: checkpoint predicts {list(config.elements)}, the model {list(mine.elements)}')
     if mine.backbone != config.backbone: raise ValueError(f'{path}: checkpoint backbone {config.backbone!r}, the model {mine.backbone!r}')
     vit = config.backbone == 'vit'
-    shape = lambda c: (c.dim, c.depth, c.heads, c.mlp_ratio, c.patch_sizes, c.fusion, c.stem, c.pool, c.n_classes, c.n_coarse) if vit else (c.n_classes, c.n_coarse)
+    shape = lambda c: ((c.dim, c.depth, c.heads, c.mlp_ratio, c.patch_sizes, c.fusion, c.stem, c.pool, c.n_classes, c.n_coarse, c.hybrid, c.hybrid_blocks, c.distill)
+                       if vit else (c.n_classes, c.n_coarse))
     if shape(mine) != shape(config):
-        what = 'dim/depth/heads/mlp/patches/fusion/stem/pool/classes' if vit else 'classes/coarse classes'
+        what = 'dim/depth/heads/mlp/patches/fusion/stem/pool/classes/coarse/hybrid/blocks/distill' if vit else 'classes/coarse classes'
         raise ValueError(f'{path}: checkpoint is {what} {shape(config)}, the model {shape(mine)}')
     state = load_file(str(path))
     for i, p in enumerate(mine.patch_sizes if vit else ()): # position embeddings to this model's grid
