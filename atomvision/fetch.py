@@ -80,6 +80,14 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
            'Fechner C., Hackethal C., Höpfner T., Dietrich J., Bloch D., Lindtner O., Sarvan I. (2022). Results of the BfR MEAL Study: In Germany, mercury is mostly contained in fish and seafood while cadmium, lead, and nickel are present in a broad spectrum of foods. Food Chemistry: X 14, 100326.',
            'https://www.bfr.bund.de/en/bfr_meal_study-240435.html', None,
            note='published by BfR without a stable file address; mirrored copy from github.com/Jonheston/nickelTrack @ d6fc521'),
+    Source('anses_inca3', 'ANSES third French individual food consumption survey (INCA3, 2014-2015): consumption per person and food group, and the people',
+           'Licence Ouverte / Open Licence 2.0 (Etalab)', "Anses (2017). Étude individuelle nationale des consommations alimentaires 3 (INCA 3). Données publiées sur data.gouv.fr.",
+           'https://www.data.gouv.fr/fr/datasets/donnees-de-consommations-et-habitudes-alimentaires-de-letude-inca-3/', None,
+           note='published on data.gouv.fr as resources without stable file addresses; mirrored copy from github.com/ThinkR-open/inca3 @ 0660466'),
+    Source('efsa_openfoodtox', "EFSA OpenFoodTox 2022: chemical hazards database (reference values and reference points)",
+           'Creative Commons Attribution 4.0', 'Dorne J.L.C.M. et al. (2023). EFSA OpenFoodTox: chemical hazards in food and feed, 2022 release. Zenodo, doi:10.5281/zenodo.780543.',
+           'https://zenodo.org/records/8120114', None,
+           note='the Zenodo release is a zip of spreadsheets; mirrored CSV export from github.com/RafaelVieira13/OpenFoodTox_AI_ASSISTANT @ 7d598f4'),
 )}
 
 # %% ../nbs/01_fetch.ipynb #2419553e
@@ -87,6 +95,10 @@ _FILE_TABLE = """
 anses_ciqual/Table Ciqual 2020_ENG_2020 07 07.xls|5d44cef65893695d4cacc5f4f53d293a354a79beb2b8aaaad01b64de69f4e2e6|3086336
 anses_eat2/Contaminants inorg et mineraux.csv|c4332f7492ccd1446c267be01b18823cb80f1fc1a0bd3c71763b66ca7a13e6b3|4087985
 anses_eat2/limites_analytiques.csv|7b317071cda337833b037fe525ee2796c1f76739d1985792feef6667d7060fe6|5419
+anses_inca3/conso-gpe-inca3.csv|959528ca9b4bb161e83103ccda12c4525c3552fbd4392d9c2db3297e45ec9c16|1054926
+anses_inca3/description-indiv.csv|cfcf58150ab455eee990fac761f48d1e34c5c89ba308a4d5fed7fbfffb4d23c5|2545810
+efsa_openfoodtox/ReferencePoints_KJ_2022.csv|287f517f1b11260362106693a633a4c0d57fae5899f1cbab59285735bd3c9c3f|1960127
+efsa_openfoodtox/ReferenceValues_KJ_2022.csv|b33a70eb269fd018e2a865d9948f9585a69ca5bcd9b2b6d7752ddc5a30bb60f0|1047082
 fda_tds/fda_tds_fy2018_2020_ingredient_routes.csv|af5932e1ec1533bef907a15f5a35cc0e56bccd268c37867b5aeab7337be5e9d9|13718
 fda_tds/fda_tds_fy2018_2020_summary_by_food_analyte.csv|24e0c55d88c1a6f3dff30189542219583308fafe2ef02ddfc5c973c2907e4cac|517633
 fda_tds/fda_tds_nickel_fy2018_2020_rows.txt|cbc765973b11cef86a6366cc57c050c632c84a1020b9c131b11c88b7fe08c730|46417
