@@ -21,7 +21,8 @@ from .core import BOUNDS
 
 # %% auto #0
 __all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report', 'cmd_train',
-           'cmd_tune', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_export', 'cmd_run', 'make_parser', 'main']
+           'cmd_tune', 'cmd_evaluate', 'cmd_predict', 'cmd_serve', 'cmd_export', 'cmd_run', 'cmd_exposure',
+           'exposure_text', 'make_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
 def _predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, overlays: Path | None = None,
@@ -266,6 +267,46 @@ Results:
 Predict a photo:   atomvision predict PHOTO.jpg""")
     return code
 
+# %% ../nbs/11_cli.ipynb #0e8ebe70
+def cmd_exposure(args) -> int:
+    "Dietary exposure (EAT2 occurrence x INCA3 consumption) of adults and children, against EFSA's guidance values."
+    from atomvision.exposure import exposure_inputs, exposure_table
+    sexes = ('male', 'female') if args.sex == 'each' else (args.sex,)
+    populations = ('adults', 'children') if args.population == 'both' else (args.population,)
+    try: table = exposure_table(args.element or None, populations, sexes, tuple(args.bound), args.boot, args.seed, exposure_inputs())
+    except ValueError as e: raise UserError(str(e)) from e
+    if args.format == 'csv': sys.stdout.write(table.to_csv(index=False))
+    elif args.format == 'json': sys.stdout.write(table.to_json(orient='records', indent=1) + '\n')
+    else: print(exposure_text(table, args.boot))
+    return 0
+
+def exposure_text(table: pd.DataFrame, boot: int) -> str:
+    "The exposure table for a terminal: estimates with their 95% intervals, in µg/kg bw/day."
+    def cell(row, stat, digits=3):
+        value = f'{row[stat]:.{digits}g}'
+        low, high = row.get(f'{stat}_low'), row.get(f'{stat}_high')
+        return value if pd.isna(low) else f'{value} ({low:.{digits}g}-{high:.{digits}g})'
+    shown = pd.DataFrame({'element': [e + ('' if s == 'total' else f' ({s})') for e, s in zip(table.element, table.species)],
+                          'end point': table.end_point, 'population': [p + ('' if s == 'all' else f' {s}') for p, s in zip(table.population, table.sex)],
+                          'bound': table.bound.str.upper(), 'mean': [cell(r, 'mean') for _, r in table.iterrows()],
+                          'P95': [cell(r, 'p95') for _, r in table.iterrows()],
+                          'vs the value': [f"share above {cell(r, 'share_above', 2)}" if pd.notna(r.get('share_above')) else f"MOE at P95 {cell(r, 'moe_p95', 2)}"
+                                           for _, r in table.iterrows()]})
+    note = f'µg/kg bw/day; weighted by INCA3 survey weights; 95% intervals from {boot} bootstrap resamples of people and EAT2 samples.'
+    return shown.to_string(index=False, justify='left') + '\n' + note
+
+def _exposure_parser(commands) -> None:
+    "The `exposure` command's options."
+    parser = commands.add_parser('exposure', help='dietary exposure of adults and children (EAT2 x INCA3) against EFSA guidance values')
+    parser.add_argument('--element', action='append', help='an element symbol, e.g. Cd (repeatable; default: every element with a guidance value)')
+    parser.add_argument('--population', choices=('adults', 'children', 'both'), default='both', help='adults 18-79, children 3-17, or both (default)')
+    parser.add_argument('--sex', choices=('all', 'male', 'female', 'each'), default='all', help='all (default), male, female, or each separately')
+    parser.add_argument('--bound', nargs='+', choices=BOUNDS, default=['lb', 'ub'], help='censored results at 0 (lb), half the limit (mb) or the limit (ub); default lb ub')
+    parser.add_argument('--boot', type=int, default=200, help='bootstrap resamples for the 95%% intervals (default 200; 0: none)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--format', choices=('table', 'csv', 'json'), default='table')
+    parser.set_defaults(func=cmd_exposure)
+
 # %% ../nbs/11_cli.ipynb #3d1510d8
 def make_parser() -> argparse.ArgumentParser:
     "The argument parser of the `atomvision` command."
@@ -290,7 +331,7 @@ def make_parser() -> argparse.ArgumentParser:
     report_parser.add_argument('--out', help='report folder (default: <data>/reports)')
     report_parser.set_defaults(func=cmd_report)
     train_parser = commands.add_parser('train', help='train the element model on the photo store (resumes a killed run)')
-    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), gpu, vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
+    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), gpu, vit-hybrid (the ViT on pretrained tokens), vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
     train_parser.add_argument('--members', type=int, help='train an ensemble of N members (seeds seed..seed+N-1)')
     train_parser.add_argument('--config', help='settings to change, as JSON text or a JSON file, e.g. \'{"epochs": 5}\'')
     train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<preset>-seed<seed>)')
@@ -347,6 +388,7 @@ def make_parser() -> argparse.ArgumentParser:
     export_parser.add_argument('--quantization', choices=('dynamic', 'static'), default='dynamic',
                                help='INT8: dynamic (default; the faster for the ViT) or static (QDQ calibrated on training photos; the faster for a CNN, at some accuracy)')
     export_parser.set_defaults(func=cmd_export)
+    _exposure_parser(commands)
     commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
     return parser
 
