@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .core import BOUNDS, ELEMENT_BY_SYMBOL, PANEL, bound_values, data_dir, is_censored
+from .core import BOUNDS, ELEMENT_BY_SYMBOL, PANEL, ReaderError, bound_values, data_dir, is_censored
+from .exposure import ExposureInputs, ExposureViews, applies_to, exposure_inputs
+from .fetch import FetchError
 from .groups import FOOD_GROUPS
 from .harmonize import Dataset
 from .linking import link_foods
@@ -24,7 +26,7 @@ from .stats import element_stats, panel_matrix
 # %% auto #0
 __all__ = ['REPORT_CSS', 'filter_data', 'with_bound', 'plot_distributions', 'plot_censored_share', 'compare_sources',
            'plot_compare_sources', 'plot_correlation', 'top_foods', 'plot_top_foods', 'plot_against_reference',
-           'explorer_view', 'explorer_choices', 'Explorer', 'sig3', 'write_report']
+           'explorer_view', 'explorer_choices', 'ExposureTab', 'Explorer', 'sig3', 'write_report']
 
 # %% ../nbs/06_explore.ipynb #e1fca32d
 def filter_data(data: pd.DataFrame, # the unified long table
@@ -170,10 +172,46 @@ def explorer_choices(data: pd.DataFrame) -> dict:
                 groups=['all'] + sorted(data.harmonized_group.dropna().unique()),
                 sources=['all'] + sorted(data.source.unique()), countries=['all'] + sorted(data.country.dropna().unique()), bounds=list(BOUNDS))
 
+# %% ../nbs/06_explore.ipynb #f0180025
+class ExposureTab:
+    """The explorer's exposure tab: a guidance value (element, end point), population, sex and bound; the weighted
+    distribution of the people's exposures with the value drawn across it, the summary with bootstrap intervals, and the
+    food groups the exposure comes from (see `exposure`)."""
+    def __init__(self, inputs: ExposureInputs | None = None, n_boot: int = 50):
+        import ipywidgets as w
+        self.n_boot, self.views, self.summary = n_boot, None, None
+        self.message, self.figure, self.table = w.HTML(), w.Output(), w.Output()
+        try: self.views = ExposureViews(inputs or exposure_inputs())
+        except (FetchError, ReaderError) as e: self.message.value = f'<p>Exposure needs INCA3 and EAT2: {html.escape(str(e))}</p>'
+        choices = list(self.views.choices) if self.views else []
+        self.choice = w.Dropdown(options=choices, value=choices[0] if choices else None, description='Value', layout=w.Layout(width='480px'))
+        self.population = w.ToggleButtons(options=['adults', 'children'], value='adults', description='Population')
+        self.sex = w.ToggleButtons(options=['all', 'male', 'female'], value='all', description='Sex')
+        self.bound = w.ToggleButtons(options=list(BOUNDS), value='ub', description='Bound')
+        for control in (self.choice, self.population, self.sex, self.bound): control.observe(self.update, names='value')
+        self.widget = w.VBox([self.message, self.choice, self.population, self.sex, self.bound, self.figure, self.table])
+        self.update()
+
+    def update(self, *_):
+        "Recompute the view from the controls."
+        from IPython.display import display
+        if self.views is None or self.choice.value is None: return
+        population = self.population.value
+        if not applies_to(self.views.inputs.guidance.loc[self.views.choices[self.choice.value]], population):
+            self.message.value = f'<p>This value is not set for {population}: the figures compare {population} with it anyway.</p>'
+        else: self.message.value = ''
+        self.summary, parts, fig = self.views.view(self.choice.value, population, self.sex.value, self.bound.value, self.n_boot)
+        self.parts = parts
+        self.figure.clear_output(wait=True); self.table.clear_output(wait=True)
+        with self.figure: display(fig)
+        shown = ['people', 'mean', 'mean_low', 'mean_high', 'p95', 'p95_low', 'p95_high'] + [c for c in ('share_above', 'share_above_low', 'share_above_high', 'moe_p95') if c in self.summary]
+        with self.table: display(self.summary[shown].round(4)); display(parts.head(10).round(4))
+
 # %% ../nbs/06_explore.ipynb #a8730e86
 class Explorer:
-    "An ipywidgets explorer: pick elements, food group, source, country and bound; the table and figure update."
-    def __init__(self, dataset: Dataset):
+    """An ipywidgets explorer with two tabs. Concentrations: pick elements, food group, source, country and bound; the
+    table and figure update. Exposure: see `ExposureTab`."""
+    def __init__(self, dataset: Dataset, exposure: ExposureInputs | None = None): # default: read INCA3 and EAT2 (a message if they cannot be had)
         import ipywidgets as w
         self.data = dataset.data
         choices = explorer_choices(self.data)
@@ -185,7 +223,10 @@ class Explorer:
         self.hide_flagged = w.Checkbox(value=False, description='Hide flagged values (implausible or outliers)')
         self.table, self.figure = w.Output(), w.Output()
         for control in (self.elements, self.group, self.source, self.country, self.bound, self.hide_flagged): control.observe(self.update, names='value')
-        self.widget = w.VBox([w.HBox([self.elements, w.VBox([self.group, self.source, self.country, self.bound, self.hide_flagged])]), self.figure, self.table])
+        concentrations = w.VBox([w.HBox([self.elements, w.VBox([self.group, self.source, self.country, self.bound, self.hide_flagged])]), self.figure, self.table])
+        self.exposure = ExposureTab(exposure)
+        self.widget = w.Tab(children=[concentrations, self.exposure.widget])
+        for i, title in enumerate(('Concentrations', 'Exposure')): self.widget.set_title(i, title)
         self.update()
 
     def update(self, *_):
@@ -257,10 +298,49 @@ no value may be negative or above {sig3(rules.get('max_mg_kg', 1e6))} mg/kg. Rem
 more than {rules.get('outlier_z', 5)} robust standard deviations and a factor of 10 from its element and group median):
 {flagged}.</p>"""
 
+# %% ../nbs/06_explore.ipynb #7a519379
+def _exposure_section(inputs: ExposureInputs | None, n_boot: int = 100) -> str:
+    "The report's exposure section: methods and assumptions, the adult and child table, the published figures beside ours."
+    from atomvision.exposure import SPECIES, compare_published, consumption_without_occurrence, exposure_table
+    head = '<h2>Dietary exposure</h2>'
+    if inputs is None:
+        try: inputs = exposure_inputs()
+        except (FetchError, ReaderError) as e: return head + f'<p class="note">Not computed: {html.escape(str(e))}</p>'
+    table = exposure_table(inputs=inputs, n_boot=n_boot)
+    interval = lambda s: [f'{sig3(v)} ({sig3(lo)}-{sig3(hi)})' for v, lo, hi in zip(table[s], table[f'{s}_low'], table[f'{s}_high'])]
+    shown = pd.DataFrame({'element': table.element + table.species.map(lambda s: '' if s == 'total' else f' ({s})'), 'value': table.end_point,
+                          'population': table.population, 'bound': table.bound.str.upper(), 'mean': interval('mean'), 'P95': interval('p95'),
+                          'share above the value': [sig3(v) for v in table.get('share_above', pd.Series(np.nan, index=table.index))],
+                          'MOE at P95': [sig3(v) for v in table.get('moe_p95', pd.Series(np.nan, index=table.index))]})
+    compared = compare_published(table)
+    left_out = consumption_without_occurrence(inputs.survey, 'adults', inputs.walk).share.sum()
+    assumptions = ''.join(f'<li>{html.escape(s.species)} {html.escape(s.element)}: {s.seafood_share:g} of the total in fish and seafood, '
+                          f'{s.other_share:g} in other foods ({html.escape(s.basis)})</li>' for s in SPECIES.values())
+    return head + f"""
+<p>Each person's chronic exposure is the sum over INCA3's food groups of the group's mean EAT2 concentration times the
+person's daily intake of it (INCA3, 2014-2015, 2-3 days of recalls or records), per kg of their body weight, in µg/kg bw/day.
+EAT2's foods are joined to INCA3's 44 groups one by one (a reviewed crosswalk); a group's concentration is the mean of its
+foods' means. Adults (18-79, {int(table[table.population == 'adults'].people.max())} people) and children (3-17,
+{int(table[table.population == 'children'].people.max())}) are INCA3's two samples, each on its own survey weights.
+Statistics are weighted; 95% intervals come from {n_boot} bootstrap resamples of people and of EAT2's samples. The
+share above a tolerable intake counts the weighted people above it; for lead and inorganic arsenic, which have no
+tolerable intake, the margin of exposure is the BMDL over the P95. Upper levels are per person and compared with each
+person's intake per day. Groups without EAT2 foods (wholegrain cereals, fish and vegetable dishes, infant foods) count as
+zero: they are {100 * left_out:.1f}% of what adults eat and drink. P95 and shares above a value from 2-3 days per person
+overstate the long-term ones (ANSES' notice for INCA3, section 2.2.1).</p>
+<p>Assumptions on species:</p><ul>{assumptions}</ul>
+{_table(shown, [])}
+<h3>Beside the published figures</h3>
+<p class="note">The one EAT2 figure read from a source so far, with its citation (tables/published_exposure.csv); ours uses INCA3's
+consumption, EAT2 used INCA2's seven days of records, which spread intakes less.</p>
+{_table(compared[['element', 'population', 'statistic', 'bound', 'ours', 'theirs', 'ratio', 'citation']], ['ours', 'theirs', 'ratio'])}"""
+
 # %% ../nbs/06_explore.ipynb #3ba71844
 def write_report(dataset: Dataset, folder: Path | None = None, bound: str = 'mb',
                  references: dict | None = None, # element -> reference level in mg/kg, e.g. {'Pb': 0.1}
-                 query: str = 'raw spinach') -> Path:
+                 query: str = 'raw spinach',
+                 exposure: ExposureInputs | None = None, # INCA3, EAT2 and the curated tables; default: read them (a note if they cannot be had)
+                ) -> Path:
     "Write report.html (one self-contained file: CSS and figures embedded) and the figures as PNG to `folder` (default <data>/reports)."
     import base64
     from atomvision.core import atomic_write, is_censored
@@ -309,5 +389,5 @@ def write_report(dataset: Dataset, folder: Path | None = None, bound: str = 'mb'
             '<h2>Element statistics</h2>', _table(element_table, list(unit_names.values())), '<h2>Figures</h2>']
     for name, (caption, _) in figures.items():
         page.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{embedded[name]}"><figcaption>{html.escape(caption)}</figcaption></figure>')
-    page.append('</body></html>')
+    page += [_exposure_section(exposure), '</body></html>']
     return atomic_write(folder / 'report.html', lambda p: p.write_text('\n'.join(page), encoding='utf-8'))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from importlib.resources import files
+
+from matplotlib.figure import Figure
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,8 @@ __all__ = ['TABLES', 'GUIDANCE_COLUMNS', 'CROSSWALK_COLUMNS', 'FOOD_COLUMNS', 'G
            'SpeciesAssumption', 'species_share', 'Occurrence', 'occurrence', 'weighted_quantile', 'weighted_stats',
            'population_people', 'Exposure', 'exposure_of', 'person_exposure', 'applies_to', 'limit_of',
            'resample_results', 'summarise', 'contributions', 'consumption_without_occurrence', 'ExposureInputs',
-           'exposure_inputs', 'exposure_table', 'published_exposure', 'compare_published']
+           'exposure_inputs', 'exposure_table', 'ExposureViews', 'plot_exposure', 'published_exposure',
+           'compare_published']
 
 # %% ../nbs/05f_exposure.ipynb #e400a445
 TABLES = Path(str(files('atomvision') / 'tables')) # the curated tables shipped with the package
@@ -319,6 +322,51 @@ def exposure_table(elements: list | None = None, # element symbols (default: eve
                     summary.insert(4, 'guidance_ug_day', guidance.value_ug_day)
                     rows.append(summary[summary.bound.isin(bounds)])
     return pd.concat(rows, ignore_index=True)
+
+# %% ../nbs/05f_exposure.ipynb #a3e23915
+class ExposureViews:
+    "Exposure summaries, contributions and figures for the explorer, each element's per-person exposures computed once."
+    def __init__(self, inputs: ExposureInputs):
+        self.inputs, self.cache = inputs, {}
+        measured = set(inputs.results.element)
+        self.choices = {f'{r.element}{"" if r.species == "total" else f" ({r.species})"}: {r.end_point} ({r.population})': i
+                        for i, r in inputs.guidance.iterrows() if r.element in measured}
+
+    def exposure(self, element: str, species: str) -> tuple[Exposure, Occurrence]:
+        if (element, species) not in self.cache:
+            found = occurrence(self.inputs.results, element, self.inputs.walk)
+            self.cache[element, species] = person_exposure(self.inputs.survey, found, species, self.inputs.walk), found
+        return self.cache[element, species]
+
+    def view(self, choice: str, population: str = 'adults', sex: str = 'all', bound: str = 'ub', n_boot: int = 100) -> tuple:
+        "(summary, contributions, figure) for a guidance value named as in `choices`."
+        guidance = self.inputs.guidance.loc[self.choices[choice]]
+        exposure, found = self.exposure(guidance.element, guidance.species)
+        summary = summarise(exposure, found, guidance, population, sex, n_boot)
+        summary = summary[summary.bound == bound]
+        parts = contributions(exposure, population, bound, self.inputs.walk)
+        return summary, parts, plot_exposure(exposure, guidance, population, sex, bound)
+
+def plot_exposure(exposure: Exposure, guidance: pd.Series, population: str = 'adults', sex: str = 'all', bound: str = 'ub') -> Figure:
+    "The weighted distribution of the people's exposures (log scale) with the guidance value drawn across it."
+    who = population_people(exposure.people, population)
+    if sex != 'all': who = who[exposure.people.sex.to_numpy()[who] == sex]
+    values, weights = exposure.total[who, BOUNDS.index(bound)], exposure.people.survey_weight.to_numpy()[who]
+    per_person = pd.isna(guidance.value_ug_kg_bw_day)
+    if per_person: values = values * exposure.people.body_weight_kg.to_numpy()[who]
+    line = guidance.value_ug_day if per_person else guidance.value_ug_kg_bw_day
+    positive = values > 0
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
+    edges = np.geomspace(max(values[positive].min(), line / 1e4), max(values.max(), line) * 1.05, 50) if positive.any() else np.geomspace(line / 100, line * 2, 50)
+    ax.hist(values[positive], bins=edges, weights=weights[positive] / weights.sum(), color='#4878a8')
+    ax.axvline(line, color='#c0392b', lw=2, label=f'{guidance.end_point} {line:.3g} {"µg/day" if per_person else "µg/kg bw/day"}')
+    ax.set_xscale('log'); ax.legend(loc='upper left', fontsize=9)
+    ax.set_xlabel('intake, µg/day' if per_person else 'exposure, µg/kg bw/day'); ax.set_ylabel('share of the population')
+    name = exposure.element + ('' if exposure.species == 'total' else f' ({exposure.species})')
+    ax.set_title(f'{name}: {population}{"" if sex == "all" else " " + sex}, {bound.upper()} (INCA3 x EAT2; {int((~positive).sum())} at zero not drawn)', fontsize=10)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/05f_exposure.ipynb #b303fb38
 PUBLISHED_COLUMNS = ['element', 'species', 'end_point', 'population', 'statistic', 'bound', 'value', 'study', 'consumption_survey', 'citation', 'quote', 'address']
