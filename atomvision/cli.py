@@ -26,12 +26,15 @@ __all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'UserError', 'cmd_info', 'cmd_fetch
 
 # %% ../nbs/11_cli.ipynb #23a46bc6
 def _predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: int = 1, overlays: Path | None = None,
-                   fmt: str = 'table', out: Path | None = None) -> list:
+                   fmt: str = 'table', out: Path | None = None,
+                   portion_g: float | None = None, body_weight_kg: float = 70.0, # with a portion: each element's intake and its share of the guidance value
+                  ) -> list:
     "Predict photos (files, folders, globs) and print or write the result in `fmt`; the photos that failed, with reasons."
     from atomvision.predict import Predictor, photo_files, records_json
     from atomvision.vit import map_name
     files = photo_files(photos)
     if not files: raise UserError('no photos found in ' + ', '.join(map(str, photos)))
+    if portion_g is not None: _with_intake(pd.DataFrame(columns=['path', 'error', 'element', 'median_mg_kg', 'low90_mg_kg', 'high90_mg_kg']), portion_g, body_weight_kg) # checks the numbers first
     if not any(_opens(f) for f in files): raise UserError(f'none of the {len(files)} photo(s) could be read') # before the model loads
     try: predictor = Predictor(checkpoint)
     except (ValueError, OSError) as e: raise UserError(' '.join(str(e).split())) from e
@@ -43,6 +46,7 @@ def _predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: i
             fig = predictor.overlay(image, f'{Path(path).name}: {map_name(predictor.models[0])}')
             saved[str(path)] = atomic_write(overlays / f'{Path(path).stem}_attention.png', lambda p: fig.savefig(p, dpi=100, format='png'))
     records = predictor.predict_files(files, mc_samples, tta, on_images=draw if fmt == 'table' else None)
+    if portion_g is not None: records = _with_intake(records, portion_g, body_weight_kg)
     failures = records[records.error != ''][['path', 'error']].values.tolist()
     for path, error in failures: print(f'{path}: skipped: {error}', file=sys.stderr)
     if len(failures) == len(files): raise UserError(f'none of the {len(files)} photo(s) could be read')
@@ -53,6 +57,19 @@ def _predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: i
         return failures
     _print_tables(records, saved)
     return failures
+
+def _with_intake(records: pd.DataFrame, portion_g: float, body_weight_kg: float) -> pd.DataFrame:
+    "`records` with each element's intake from the portion and its share of the guidance value (`exposure.portion_intake`)."
+    from atomvision.exposure import portion_intake
+    parts = []
+    try:
+        for _, rows in records.groupby('path', sort=False):
+            if rows.error.iloc[0]: parts.append(rows); continue
+            intake = portion_intake(rows, portion_g, body_weight_kg).drop(columns='element')
+            parts.append(pd.concat([rows.reset_index(drop=True), intake], axis=1))
+        if not parts: portion_intake(records, portion_g, body_weight_kg) # no photo: the numbers are still checked
+    except ValueError as e: raise UserError(str(e)) from e
+    return pd.concat(parts, ignore_index=True) if parts else records
 
 def _opens(path: Path) -> bool:
     "Whether `path` opens as an image (its header only: cheap)."
@@ -67,8 +84,9 @@ def _print_tables(records: pd.DataFrame, overlays: dict) -> None:
     for path, rows in records[records.error == ''].groupby('path', sort=False):
         first = rows.iloc[0]
         print(f"\n{path}  (prediction path: {first.prediction_path}; closest: {first.closest_class}; foods: {first.closest_foods or 'none linked'})")
+        intake = ['intake_ug', 'intake_low90_ug', 'intake_high90_ug', 'share_of_guidance', 'guidance'] if 'intake_ug' in rows else []
         table = rows.assign(element=rows.element.map(lambda s: f'{s} {ELEMENT_BY_SYMBOL[s].name}'))[
-            ['element', 'median_mg_kg', 'low90_mg_kg', 'high90_mg_kg', 'confidence']]
+            ['element', 'median_mg_kg', 'low90_mg_kg', 'high90_mg_kg', 'confidence'] + intake]
         with pd.option_context('display.float_format', lambda v: f'{v:.4g}', 'display.width', 160): print(table.to_string(index=False))
         print(f'attention overlay: {overlays[path]}')
 
@@ -204,7 +222,7 @@ def cmd_predict(args) -> int:
     checkpoint = _checkpoint(args, 'predict')
     if checkpoint is None: return 1
     failures = _predict_photos(args.photos, checkpoint, args.mc_samples, args.tta, Path(args.overlays) if args.overlays else None,
-                              args.format, Path(args.out) if args.out else None)
+                              args.format, Path(args.out) if args.out else None, args.portion_g, args.body_weight)
     return 1 if failures else 0
 
 # %% ../nbs/11_cli.ipynb #ee1426ce
@@ -357,6 +375,8 @@ def make_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument('--format', choices=('table', 'csv', 'json'), default='table', help='table (default), or csv / json records')
     predict_parser.add_argument('--out', help='file for the csv or json records (default: stdout)')
     predict_parser.add_argument('--overlays', help='folder for the attention overlays of the table format (default: data/predictions)')
+    predict_parser.add_argument('--portion-g', type=float, help="a portion in grams: each element's intake (µg) and the share of its EFSA guidance value it uses")
+    predict_parser.add_argument('--body-weight', type=float, default=70.0, help='body weight in kg for --portion-g (default 70, EFSA\'s default adult)')
     predict_parser.set_defaults(func=cmd_predict)
     tune_parser = commands.add_parser('tune', help='search hyperparameters with Optuna (TPE, median pruning; resumable)')
     tune_parser.add_argument('--trials', type=int, default=20, help='trials to run now (default 20)')

@@ -21,12 +21,12 @@ from .europe import read_eat2
 
 # %% auto #0
 __all__ = ['TABLES', 'GUIDANCE_COLUMNS', 'CROSSWALK_COLUMNS', 'FOOD_COLUMNS', 'GUIDANCE_KINDS', 'SPECIES', 'POPULATIONS',
-           'PUBLISHED_COLUMNS', 'load_table', 'guidance_unit', 'guidance_values', 'crosswalk', 'eat2_foods',
-           'SpeciesAssumption', 'species_share', 'Occurrence', 'occurrence', 'weighted_quantile', 'weighted_stats',
-           'population_people', 'Exposure', 'exposure_of', 'person_exposure', 'applies_to', 'limit_of',
-           'resample_results', 'summarise', 'contributions', 'consumption_without_occurrence', 'ExposureInputs',
-           'exposure_inputs', 'exposure_table', 'ExposureViews', 'plot_exposure', 'published_exposure',
-           'compare_published']
+           'PORTION_SPECIES', 'PUBLISHED_COLUMNS', 'load_table', 'guidance_unit', 'guidance_values', 'crosswalk',
+           'eat2_foods', 'SpeciesAssumption', 'species_share', 'Occurrence', 'occurrence', 'weighted_quantile',
+           'weighted_stats', 'population_people', 'Exposure', 'exposure_of', 'person_exposure', 'applies_to',
+           'limit_of', 'resample_results', 'summarise', 'contributions', 'consumption_without_occurrence',
+           'ExposureInputs', 'exposure_inputs', 'exposure_table', 'ExposureViews', 'plot_exposure', 'portion_guidance',
+           'portion_intake', 'published_exposure', 'compare_published']
 
 # %% ../nbs/05f_exposure.ipynb #e400a445
 TABLES = Path(str(files('atomvision') / 'tables')) # the curated tables shipped with the package
@@ -68,6 +68,12 @@ def guidance_values() -> pd.DataFrame:
     table['year'] = pd.to_numeric(table.year).astype('Int64')
     bad = ~table.kind.isin(GUIDANCE_KINDS)
     if bad.any(): raise ReaderError(f'guidance_values.csv, line {table.source_row[bad].iloc[0]}: kind {table.kind[bad].iloc[0]!r} is not one of {GUIDANCE_KINDS}')
+    for i, row in table.iterrows(): # the published value in its unit is the truth; the converted one must agree, and is recomputed exactly
+        factor, per_kg = guidance_unit(row.unit_as_published)
+        column, exact = ('value_ug_kg_bw_day' if per_kg else 'value_ug_day'), row.value_as_published * factor
+        if not abs(row[column] - exact) <= 1e-3 * exact:
+            raise ReaderError(f'guidance_values.csv, line {row.source_row}: {column} {row[column]} is not {row.value_as_published} {row.unit_as_published} ({exact:.6g})')
+        table.at[i, column] = exact
     return table
 
 # %% ../nbs/05f_exposure.ipynb #c0bb354a
@@ -367,6 +373,36 @@ def plot_exposure(exposure: Exposure, guidance: pd.Series, population: str = 'ad
     ax.set_title(f'{name}: {population}{"" if sex == "all" else " " + sex}, {bound.upper()} (INCA3 x EAT2; {int((~positive).sum())} at zero not drawn)', fontsize=10)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/05f_exposure.ipynb #fbc61ecf
+PORTION_SPECIES = ('total', 'chromium(III)') # guidance values a predicted total concentration can be compared with (EFSA takes food chromium as Cr(III))
+
+def portion_guidance(population: str = 'adults') -> pd.DataFrame:
+    "Per element, the tolerable intake or upper level of the total element that applies to `population`, indexed by element."
+    table = guidance_values()
+    table = table[table.species.isin(PORTION_SPECIES) & table.kind.isin(['tolerable_intake', 'upper_level']) & table.population.isin(['general population', population])]
+    return table.drop_duplicates('element').set_index('element')
+
+def portion_intake(predicted: pd.DataFrame, # element, median_mg_kg, low90_mg_kg, high90_mg_kg (one photo's prediction)
+                   portion_g: float, # the portion eaten, g
+                   body_weight_kg: float = 70.0, # the eater's body weight (EFSA's default adult: 70 kg)
+                   population: str = 'adults') -> pd.DataFrame:
+    "Each element's intake from the portion in µg (median and 90% interval) and the share of its guidance value it uses."
+    if not 0 < portion_g <= 5000: raise ValueError(f'portion {portion_g} g: give a portion between 0 and 5000 g')
+    if not 1 <= body_weight_kg <= 300: raise ValueError(f'body weight {body_weight_kg} kg: give a body weight between 1 and 300 kg')
+    values = portion_guidance(population)
+    out = pd.DataFrame({'element': predicted.element.to_numpy(), 'intake_ug': predicted.median_mg_kg.to_numpy() * portion_g,
+                        'intake_low90_ug': predicted.low90_mg_kg.to_numpy() * portion_g, 'intake_high90_ug': predicted.high90_mg_kg.to_numpy() * portion_g})
+    known = out.element.isin(values.index)
+    rows = values.reindex(out.element)
+    weekly = rows.unit_as_published.fillna('').str.contains('week').to_numpy()
+    per_kg = rows.value_ug_kg_bw_day.notna().to_numpy()
+    amount = np.where(per_kg, rows.value_ug_kg_bw_day.to_numpy() * body_weight_kg * np.where(weekly, 7, 1), rows.value_ug_day.to_numpy())
+    out['guidance'] = [f'{r.end_point} {r.value_as_published:g} {r.unit_as_published}' if ok else '' for ok, (_, r) in zip(known, rows.iterrows())]
+    out['guidance_amount_ug'] = amount # the amount the value allows this person over its period (a week for a weekly value)
+    for column, share in (('intake_ug', 'share_of_guidance'), ('intake_low90_ug', 'share_low90'), ('intake_high90_ug', 'share_high90')):
+        out[share] = out[column] / amount
+    return out
 
 # %% ../nbs/05f_exposure.ipynb #b303fb38
 PUBLISHED_COLUMNS = ['element', 'species', 'end_point', 'population', 'statistic', 'bound', 'value', 'study', 'consumption_survey', 'citation', 'quote', 'address']

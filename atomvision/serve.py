@@ -30,10 +30,11 @@ from PIL import Image, UnidentifiedImageError
 from .core import ELEMENT_BY_SYMBOL, PANEL
 from .images import MAX_PIXELS, MIN_SIDE, PhotoError, decode_photo
 from .predict import Predictor, element_summaries
+from .exposure import portion_intake
 
 # %% auto #0
 __all__ = ['MAX_UPLOAD_BYTES', 'PAGE', 'BadPhoto', 'photo_from_bytes', 'MicroBatcher', 'ServeSettings', 'create_app',
-           'overlay_png', 'check_bind', 'serve']
+           'portion_records', 'overlay_png', 'check_bind', 'serve']
 
 # %% ../nbs/10a_serve.ipynb #b3b1a00b
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -118,6 +119,8 @@ PAGE = """<!doctype html>
  <section>
   <div id="drop" tabindex="0">Drop a photo here, or click to choose one<input id="file" type="file" accept="image/*" hidden></div>
   <label class="muted">Token (if the server asks for one) <input id="token" type="password" style="width:100%"></label>
+  <label class="muted">Portion, g (optional: intake per element) <input id="portion" type="number" min="1" max="5000" step="any" style="width:100%"></label>
+  <label class="muted">Body weight, kg <input id="bodyweight" type="number" min="1" max="300" step="any" value="70" style="width:100%"></label>
   <div id="status" class="muted"></div>
   <img id="preview" alt="" hidden><img id="overlay" alt="attention overlay" hidden>
   <h3>Closest foods</h3><ul id="foods" class="foods muted"><li>none yet</li></ul>
@@ -125,7 +128,7 @@ PAGE = """<!doctype html>
  <section>
   <div id="path" class="muted"></div>
   <div id="unfamiliar" class="err" hidden></div>
-  <table id="elements"><thead><tr><th>element</th><th class="num">median mg/kg</th><th class="num">90% interval</th><th class="num">confidence</th><th class="bar">log scale (dot: median; line: 90%)</th></tr></thead><tbody></tbody></table>
+  <table id="elements"><thead><tr><th>element</th><th class="num">median mg/kg</th><th class="num">90% interval</th><th class="num">confidence</th><th class="bar">log scale (dot: median; line: 90%)</th><th class="num intake" hidden>intake µg (90%)</th><th class="num intake" hidden>of the guidance value</th></tr></thead><tbody></tbody></table>
  </section>
 </main>
 <script>
@@ -141,14 +144,22 @@ async function send(file){
   $('status').textContent = 'predicting ' + file.name + ' ...'; $('status').className = 'muted';
   $('preview').src = URL.createObjectURL(file); $('preview').hidden = false;
   const body = new FormData(); body.append('file', file);
+  const portion = $('portion').value.trim();
+  if(portion){ body.append('portion_g', portion); body.append('body_weight_kg', $('bodyweight').value.trim() || '70'); }
   const response = await fetch('predict', {method: 'POST', body, headers: headers()});
   const result = await response.json();
   if(!response.ok){ $('status').textContent = result.error || response.statusText; $('status').className = 'err'; return; }
   const rows = result.elements;
   const lo = Math.floor(Math.min(...rows.map(r => Math.log10(r.low90_mg_kg)))), hi = Math.ceil(Math.max(...rows.map(r => Math.log10(r.high90_mg_kg))));
-  $('elements').tBodies[0].innerHTML = rows.map(r => `<tr class="element"><td>${r.element} ${r.name}</td><td class="num">${fmt(r.median_mg_kg)}</td>`
+  const intake = result.intake ? result.intake.elements : null;
+  document.querySelectorAll('th.intake').forEach(th => th.hidden = !intake);
+  const pct = v => v >= 0.995 ? (100 * v).toFixed(0) : (100 * v).toPrecision(2);
+  const share = i => i.share_of_guidance == null ? '' : `${pct(i.share_of_guidance)}% of ${i.guidance}`;
+  $('elements').tBodies[0].innerHTML = rows.map((r, k) => `<tr class="element"><td>${r.element} ${r.name}</td><td class="num">${fmt(r.median_mg_kg)}</td>`
     + `<td class="num">${fmt(r.low90_mg_kg)} - ${fmt(r.high90_mg_kg)}</td><td class="num">${(100 * r.confidence).toFixed(0)}%</td>`
-    + `<td>${dot(r.low90_mg_kg, r.median_mg_kg, r.high90_mg_kg, lo, hi)}</td></tr>`).join('');
+    + `<td>${dot(r.low90_mg_kg, r.median_mg_kg, r.high90_mg_kg, lo, hi)}</td>`
+    + (intake ? `<td class="num">${fmt(intake[k].intake_ug)} (${fmt(intake[k].intake_low90_ug)} - ${fmt(intake[k].intake_high90_ug)})</td><td class="num">${share(intake[k])}</td>` : '')
+    + `</tr>`).join('');
   $('path').textContent = `prediction path: ${result.prediction_path}; closest: ${result.closest.class_name}` +
     (result.closest.probability != null ? ` (p = ${result.closest.probability.toFixed(2)})` : '') + `; axis 10^${lo} to 10^${hi} mg/kg`;
   $('unfamiliar').hidden = !result.closest.unfamiliar;
@@ -204,7 +215,7 @@ def _add_guards(app: FastAPI, s: ServeSettings) -> None:
     async def invalid(request: Request, exc: RequestValidationError):
         fields = sorted({'.'.join(str(p) for p in e.get('loc', [])[1:]) for e in exc.errors()})
         return JSONResponse({'error': f"bad request: expected a multipart upload with the photo in field 'file' "
-                                      f"(optional mc_samples 1-64, tta 1-8); problem with {', '.join(fields) or 'the body'}"}, status_code=422)
+                                      f"(optional mc_samples 1-64, tta 1-8, portion_g 0-5000, body_weight_kg 1-300); problem with {', '.join(fields) or 'the body'}"}, status_code=422)
 
     @app.exception_handler(401)
     async def unauthorized(request: Request, exc):
@@ -267,7 +278,8 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
     def model(): return _model_info(ready(), s)
 
     @app.post('/predict', dependencies=guarded)
-    async def predict(file: UploadFile = File(...), mc_samples: int = Form(s.mc_samples, ge=1, le=64), tta: int = Form(1, ge=1, le=8)):
+    async def predict(file: UploadFile = File(...), mc_samples: int = Form(s.mc_samples, ge=1, le=64), tta: int = Form(1, ge=1, le=8),
+                      portion_g: float | None = Form(None, gt=0, le=5000), body_weight_kg: float = Form(70.0, ge=1, le=300)):
         predictor = ready()
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         try: image = await asyncio.wrap_future(decoder.submit(photo_from_bytes, data, predictor.photo_size, s.max_pixels)) # off the event loop
@@ -278,7 +290,8 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
         while len(overlays) > s.max_overlays: overlays.popitem(last=False)
         elements = [dict(e, name=ELEMENT_BY_SYMBOL[e['element']].name) for e in summaries]
         for food in closest['foods']: food['measured'] = predictor.profiles.get(food['food_key'], {})
-        return JSONResponse(dict(id=overlay_id, prediction_path=path, elements=elements, closest=closest, # plain types already: no jsonable_encoder walk
+        intake = None if portion_g is None else portion_records(elements, portion_g, body_weight_kg)
+        return JSONResponse(dict(id=overlay_id, prediction_path=path, elements=elements, closest=closest, intake=intake, # plain types already
                                  attention_url=f'predict/{overlay_id}/attention.png', filename=None))
 
     @app.get('/predict/{overlay_id}/attention.png', dependencies=guarded)
@@ -293,6 +306,12 @@ def create_app(load_predictor, # () -> Predictor, run in a background thread
     def page(): return HTMLResponse(PAGE)
 
     return app
+
+def portion_records(elements: list[dict], portion_g: float, body_weight_kg: float) -> dict:
+    "The intake of each element from the portion, its 90% interval and the share of its guidance value (`exposure.portion_intake`), as JSON."
+    table = portion_intake(pd.DataFrame(elements), portion_g, body_weight_kg)
+    rows = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} for r in table.to_dict('records')]
+    return dict(portion_g=portion_g, body_weight_kg=body_weight_kg, elements=rows)
 
 def overlay_png(predictor: Predictor, image: torch.Tensor) -> bytes:
     "The attention overlay of one photo as PNG bytes (a figure of its own: no pyplot, no backend to choose)."
