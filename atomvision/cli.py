@@ -90,7 +90,7 @@ def _print_tables(records: pd.DataFrame, overlays: dict) -> None:
         with pd.option_context('display.float_format', lambda v: f'{v:.4g}', 'display.width', 160): print(table.to_string(index=False))
         print(f'attention overlay: {overlays[path]}')
 
-# %% ../nbs/11_cli.ipynb #d8bc7532
+# %% ../nbs/11_cli.ipynb #2a942803
 class UserError(Exception):
     "An expected failure of a command (bad input, a missing file): one line on stderr, exit code 2, no traceback."
 
@@ -106,6 +106,11 @@ def cmd_info(args) -> int:
     print(f"Mirror: {mirror_dir() or 'not set (ATOMVISION_MIRROR)'}")
     return 0
 
+def _info_parser(commands) -> None:
+    "The `info` command's options."
+    commands.add_parser('info', help='print the element registry and the data inventory').set_defaults(func=cmd_info)
+
+# %% ../nbs/11_cli.ipynb #39b80be8
 def cmd_fetch(args) -> int:
     "Fetch and verify the files of the named sources (default all) and print the inventory."
     try: inventory = fetch(args.sources or None)
@@ -115,6 +120,13 @@ def cmd_fetch(args) -> int:
     print(f'\n{len(inventory)} files, {inventory.mb.sum():.1f} MB, all sha256 verified, cached in {data_dir() / "raw"}')
     return 0
 
+def _fetch_parser(commands) -> None:
+    "The `fetch` command's options."
+    fetch_parser = commands.add_parser('fetch', help='fetch and verify the source files; print the inventory')
+    fetch_parser.add_argument('sources', nargs='*', metavar='SOURCE', help=f"one of: {', '.join(SOURCES)} (default: all)")
+    fetch_parser.set_defaults(func=cmd_fetch)
+
+# %% ../nbs/11_cli.ipynb #766e143d
 def cmd_build(args) -> int:
     "Fetch, read, harmonize and export the unified dataset; print its summary."
     from atomvision.harmonize import build
@@ -132,6 +144,15 @@ def _references(pairs: list[str]) -> dict:
         except (KeyError, ValueError) as e: raise ValueError(f'--reference {pair!r}: expected ELEMENT=mg/kg such as Pb=0.1 ({e})') from e
     return out
 
+def _build_parser(commands) -> None:
+    "The `build` command's options."
+    build_parser = commands.add_parser('build', help='fetch, read and harmonize every source; export the unified dataset')
+    build_parser.add_argument('--bound', choices=BOUNDS, default='mb', help='censored-value bound for the HDF5 panel matrix (default: mb)')
+    build_parser.add_argument('--out', help='export folder (default: <data>/unified)')
+    build_parser.add_argument('--seed', type=int, default=0, help='seed of the train/val/test split')
+    build_parser.set_defaults(func=cmd_build)
+
+# %% ../nbs/11_cli.ipynb #b6728369
 def cmd_report(args) -> int:
     "Write the static report (PNG figures and report.html) from the unified dataset."
     import matplotlib
@@ -146,6 +167,17 @@ def cmd_report(args) -> int:
     print(f'report written: {page} (figures beside it)')
     return 0
 
+def _report_parser(commands) -> None:
+    "The `report` command's options."
+    report_parser = commands.add_parser('report', help='write figures and an HTML summary of the unified dataset to data/reports/')
+    report_parser.add_argument('--bound', choices=BOUNDS, default='mb', help='censored-value bound (default: mb)')
+    report_parser.add_argument('--reference', action='append', metavar='ELEMENT=MG_KG', help='a reference level to draw, e.g. Pb=0.1 (repeatable)')
+    report_parser.add_argument('--food', default='raw spinach', help='food compared across sources (default: raw spinach)')
+    report_parser.add_argument('--dataset', help='folder of the unified dataset (default: <data>/unified)')
+    report_parser.add_argument('--out', help='report folder (default: <data>/reports)')
+    report_parser.set_defaults(func=cmd_report)
+
+# %% ../nbs/11_cli.ipynb #12c39565
 def cmd_train(args) -> int:
     "Train (or resume) a run of the element model (pretrained CNN or ViT) (an ensemble with --members)."
     import json
@@ -160,7 +192,18 @@ def cmd_train(args) -> int:
     if not args.quiet: print(f'run folder: {run}')
     return 0
 
-# %% ../nbs/11_cli.ipynb #2296d468
+def _train_parser(commands) -> None:
+    "The `train` command's options."
+    train_parser = commands.add_parser('train', help='train the element model on the photo store (resumes a killed run)')
+    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), gpu, vit-hybrid (the ViT on pretrained tokens), vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
+    train_parser.add_argument('--members', type=int, help='train an ensemble of N members (seeds seed..seed+N-1)')
+    train_parser.add_argument('--config', help='settings to change, as JSON text or a JSON file, e.g. \'{"epochs": 5}\'')
+    train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<preset>-seed<seed>)')
+    train_parser.add_argument('--restart', action='store_true', help='start over instead of resuming')
+    train_parser.add_argument('--quiet', action='store_true')
+    train_parser.set_defaults(func=cmd_train)
+
+# %% ../nbs/11_cli.ipynb #ef835d34
 def cmd_tune(args) -> int:
     "Search the recipe's hyperparameters with Optuna (resumable); the best becomes the preset '<study>-best'."
     import json
@@ -183,6 +226,19 @@ def _checkpoint(args, command: str) -> Path | None:
     if checkpoint.exists(): return checkpoint
     raise UserError(f'no checkpoint {checkpoint}: train first (atomvision train) or pass --checkpoint')
 
+def _tune_parser(commands) -> None:
+    "The `tune` command's options."
+    tune_parser = commands.add_parser('tune', help='search hyperparameters with Optuna (TPE, median pruning; resumable)')
+    tune_parser.add_argument('--trials', type=int, default=20, help='trials to run now (default 20)')
+    tune_parser.add_argument('--timeout', type=float, help='stop starting trials after this many seconds')
+    tune_parser.add_argument('--storage', help='Optuna storage URL (default: sqlite:///<data>/runs/tune/<study>.db)')
+    tune_parser.add_argument('--study', default='atomvision', help='study name (default atomvision); the best is saved as preset <study>-best')
+    tune_parser.add_argument('--preset', default='cpu', help='base configuration (default cpu)')
+    tune_parser.add_argument('--config', help='settings to change in the base, as JSON text')
+    tune_parser.add_argument('--quiet', action='store_true')
+    tune_parser.set_defaults(func=cmd_tune)
+
+# %% ../nbs/11_cli.ipynb #aec5873c
 def cmd_evaluate(args) -> int:
     "Evaluate a checkpoint, run or ensemble folder on the val split of the store, or on any folder of photos with a split file."
     import json
@@ -217,6 +273,21 @@ def cmd_evaluate(args) -> int:
     print(f'metrics and figures: {out}')
     return 0
 
+def _evaluate_parser(commands) -> None:
+    "The `evaluate` command's options."
+    evaluate_parser = commands.add_parser('evaluate', help='metrics and figures of a checkpoint on held-out photos')
+    evaluate_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
+    evaluate_parser.add_argument('--path', choices=['direct', 'mixture', 'blend'], default='blend', help='how elements are predicted (default: blend, weight chosen on val)')
+    evaluate_parser.add_argument('--blend-by', choices=['nll', 'mae'], default='nll', help="the blend weight's criterion on val: mean NLL of the individual values (default) or mean MAE of the median")
+    evaluate_parser.add_argument('--members', type=int, help='use the first N members of an ensemble')
+    evaluate_parser.add_argument('--images', help='folder of photos (with --split)')
+    evaluate_parser.add_argument('--split', help='split file: path, fine_label, coarse_label per line (paths relative to --images)')
+    evaluate_parser.add_argument('--mc-samples', type=int, default=8)
+    evaluate_parser.add_argument('--crop', type=float, help="the evaluation view's centre crop, a fraction of the photo's side (default: matched to the train crops, about 0.81; 1: the whole photo)")
+    evaluate_parser.add_argument('--out', help='output folder (default: <run>/evaluation)')
+    evaluate_parser.set_defaults(func=cmd_evaluate)
+
+# %% ../nbs/11_cli.ipynb #64d97bbb
 def cmd_predict(args) -> int:
     "Element profile of each photo, with uncertainty, closest foods and an attention overlay."
     checkpoint = _checkpoint(args, 'predict')
@@ -225,7 +296,21 @@ def cmd_predict(args) -> int:
                               args.format, Path(args.out) if args.out else None, args.portion_g, args.body_weight)
     return 1 if failures else 0
 
-# %% ../nbs/11_cli.ipynb #ee1426ce
+def _predict_parser(commands) -> None:
+    "The `predict` command's options."
+    predict_parser = commands.add_parser('predict', help='predict the element profile of photos')
+    predict_parser.add_argument('photos', nargs='+', metavar='PHOTO', help='photo files, folders of photos, or glob patterns')
+    predict_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
+    predict_parser.add_argument('--mc-samples', type=int, default=16, help='Monte Carlo dropout passes (default 16)')
+    predict_parser.add_argument('--tta', type=int, default=1, help='test-time augmentation: average N flipped/cropped views')
+    predict_parser.add_argument('--format', choices=('table', 'csv', 'json'), default='table', help='table (default), or csv / json records')
+    predict_parser.add_argument('--out', help='file for the csv or json records (default: stdout)')
+    predict_parser.add_argument('--overlays', help='folder for the attention overlays of the table format (default: data/predictions)')
+    predict_parser.add_argument('--portion-g', type=float, help="a portion in grams: each element's intake (µg) and the share of its EFSA guidance value it uses")
+    predict_parser.add_argument('--body-weight', type=float, default=70.0, help='body weight in kg for --portion-g (default 70, EFSA\'s default adult)')
+    predict_parser.set_defaults(func=cmd_predict)
+
+# %% ../nbs/11_cli.ipynb #9ce9b3cc
 def cmd_serve(args) -> int:
     "Serve the model over HTTP (FastAPI on uvicorn) with its web page."
     from dataclasses import fields
@@ -239,6 +324,23 @@ def cmd_serve(args) -> int:
     serve(checkpoint, settings)
     return 0
 
+def _serve_parser(commands) -> None:
+    "The `serve` command's options."
+    serve_parser = commands.add_parser('serve', help='serve the model over HTTP, with a web page')
+    serve_parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1; any other needs a token)')
+    serve_parser.add_argument('--port', type=int, default=8000)
+    serve_parser.add_argument('--checkpoint', help='checkpoint, run or ensemble folder (default: the quick CPU run)')
+    serve_parser.add_argument('--token', help='bearer token required on every endpoint but /health (or ATOMVISION_TOKEN)')
+    serve_parser.add_argument('--cors-origin', help='allow this one origin to call the API from a browser (default: CORS off)')
+    serve_parser.add_argument('--max-batch', type=int, default=16, help='micro-batching: most photos per model call (default 16)')
+    serve_parser.add_argument('--max-wait-ms', type=float, default=5.0, help='micro-batching: longest wait for more photos (default 5 ms)')
+    serve_parser.add_argument('--mc-samples', type=int, default=8, help='default MC-dropout passes per photo (default 8)')
+    serve_parser.add_argument('--engine', choices=('torch', 'torch-bf16', 'onnx', 'onnx-int8'), default='torch',
+                              help='torch (default), torch-bf16, onnx or onnx-int8 (ONNX: one deterministic pass)')
+    serve_parser.add_argument('--max-pixels', type=int, default=50_000_000, help='refuse photos that declare more pixels, before decoding (default 50 MP)')
+    serve_parser.set_defaults(func=cmd_serve)
+
+# %% ../nbs/11_cli.ipynb #f8cdc8e5
 def cmd_export(args) -> int:
     "Export the model as ONNX (fp32), or INT8 calibrated on training photos of the store; or pack it as an artifact folder."
     from atomvision.artifact import load_members, pack_artifact
@@ -263,6 +365,18 @@ def cmd_export(args) -> int:
     print(f'{args.format}: {out} ({out.stat().st_size / 1e6:.1f} MB)')
     return 0
 
+def _export_parser(commands) -> None:
+    "The `export` command's options."
+    export_parser = commands.add_parser('export', help='export the model as ONNX or INT8 ONNX, or pack it as a self-contained artifact folder')
+    export_parser.add_argument('--format', choices=('onnx', 'onnx-int8', 'artifact'), default='onnx',
+                               help='artifact: a folder with the weights and artifact.json that predict and serve use anywhere')
+    export_parser.add_argument('--checkpoint', help='checkpoint, run or ensemble folder (default: the quick CPU run)')
+    export_parser.add_argument('--out', help='the .onnx file to write (default: beside the checkpoint); for an artifact, its folder (needed)')
+    export_parser.add_argument('--quantization', choices=('dynamic', 'static'), default='dynamic',
+                               help='INT8: dynamic (default; the faster for the ViT) or static (QDQ calibrated on training photos; the faster for a CNN, at some accuracy)')
+    export_parser.set_defaults(func=cmd_export)
+
+# %% ../nbs/11_cli.ipynb #200fcbd2
 def cmd_run(args) -> int:
     "The main job: fetch, build, report, image store, CPU training run, evaluation; then where the results are."
     from atomvision.harmonize import load_dataset
@@ -284,6 +398,10 @@ Results:
   evaluation       {run / 'evaluation'}  (metrics.json and figures)
 Predict a photo:   atomvision predict PHOTO.jpg""")
     return code
+
+def _run_parser(commands) -> None:
+    "The `run` command's options."
+    commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
 
 # %% ../nbs/11_cli.ipynb #0e8ebe70
 def cmd_exposure(args) -> int:
@@ -327,89 +445,12 @@ def _exposure_parser(commands) -> None:
 
 # %% ../nbs/11_cli.ipynb #3d1510d8
 def make_parser() -> argparse.ArgumentParser:
-    "The argument parser of the `atomvision` command."
+    "The argument parser of the `atomvision` command: each command adds its own options (its `_<command>_parser`, beside it)."
     parser = argparse.ArgumentParser(prog='atomvision', description='Element content of food: data, exploration and photo-based prediction.')
     parser.add_argument('--version', action='version', version=f'atomvision {__version__}')
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error (allowed anywhere on the line)')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
-    commands.add_parser('info', help='print the element registry and the data inventory').set_defaults(func=cmd_info)
-    fetch_parser = commands.add_parser('fetch', help='fetch and verify the source files; print the inventory')
-    fetch_parser.add_argument('sources', nargs='*', metavar='SOURCE', help=f"one of: {', '.join(SOURCES)} (default: all)")
-    fetch_parser.set_defaults(func=cmd_fetch)
-    build_parser = commands.add_parser('build', help='fetch, read and harmonize every source; export the unified dataset')
-    build_parser.add_argument('--bound', choices=BOUNDS, default='mb', help='censored-value bound for the HDF5 panel matrix (default: mb)')
-    build_parser.add_argument('--out', help='export folder (default: <data>/unified)')
-    build_parser.add_argument('--seed', type=int, default=0, help='seed of the train/val/test split')
-    build_parser.set_defaults(func=cmd_build)
-    report_parser = commands.add_parser('report', help='write figures and an HTML summary of the unified dataset to data/reports/')
-    report_parser.add_argument('--bound', choices=BOUNDS, default='mb', help='censored-value bound (default: mb)')
-    report_parser.add_argument('--reference', action='append', metavar='ELEMENT=MG_KG', help='a reference level to draw, e.g. Pb=0.1 (repeatable)')
-    report_parser.add_argument('--food', default='raw spinach', help='food compared across sources (default: raw spinach)')
-    report_parser.add_argument('--dataset', help='folder of the unified dataset (default: <data>/unified)')
-    report_parser.add_argument('--out', help='report folder (default: <data>/reports)')
-    report_parser.set_defaults(func=cmd_report)
-    train_parser = commands.add_parser('train', help='train the element model on the photo store (resumes a killed run)')
-    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), gpu, vit-hybrid (the ViT on pretrained tokens), vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
-    train_parser.add_argument('--members', type=int, help='train an ensemble of N members (seeds seed..seed+N-1)')
-    train_parser.add_argument('--config', help='settings to change, as JSON text or a JSON file, e.g. \'{"epochs": 5}\'')
-    train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<preset>-seed<seed>)')
-    train_parser.add_argument('--restart', action='store_true', help='start over instead of resuming')
-    train_parser.add_argument('--quiet', action='store_true')
-    train_parser.set_defaults(func=cmd_train)
-    evaluate_parser = commands.add_parser('evaluate', help='metrics and figures of a checkpoint on held-out photos')
-    evaluate_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
-    evaluate_parser.add_argument('--path', choices=['direct', 'mixture', 'blend'], default='blend', help='how elements are predicted (default: blend, weight chosen on val)')
-    evaluate_parser.add_argument('--blend-by', choices=['nll', 'mae'], default='nll', help="the blend weight's criterion on val: mean NLL of the individual values (default) or mean MAE of the median")
-    evaluate_parser.add_argument('--members', type=int, help='use the first N members of an ensemble')
-    evaluate_parser.add_argument('--images', help='folder of photos (with --split)')
-    evaluate_parser.add_argument('--split', help='split file: path, fine_label, coarse_label per line (paths relative to --images)')
-    evaluate_parser.add_argument('--mc-samples', type=int, default=8)
-    evaluate_parser.add_argument('--crop', type=float, help="the evaluation view's centre crop, a fraction of the photo's side (default: matched to the train crops, about 0.81; 1: the whole photo)")
-    evaluate_parser.add_argument('--out', help='output folder (default: <run>/evaluation)')
-    evaluate_parser.set_defaults(func=cmd_evaluate)
-    predict_parser = commands.add_parser('predict', help='predict the element profile of photos')
-    predict_parser.add_argument('photos', nargs='+', metavar='PHOTO', help='photo files, folders of photos, or glob patterns')
-    predict_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
-    predict_parser.add_argument('--mc-samples', type=int, default=16, help='Monte Carlo dropout passes (default 16)')
-    predict_parser.add_argument('--tta', type=int, default=1, help='test-time augmentation: average N flipped/cropped views')
-    predict_parser.add_argument('--format', choices=('table', 'csv', 'json'), default='table', help='table (default), or csv / json records')
-    predict_parser.add_argument('--out', help='file for the csv or json records (default: stdout)')
-    predict_parser.add_argument('--overlays', help='folder for the attention overlays of the table format (default: data/predictions)')
-    predict_parser.add_argument('--portion-g', type=float, help="a portion in grams: each element's intake (µg) and the share of its EFSA guidance value it uses")
-    predict_parser.add_argument('--body-weight', type=float, default=70.0, help='body weight in kg for --portion-g (default 70, EFSA\'s default adult)')
-    predict_parser.set_defaults(func=cmd_predict)
-    tune_parser = commands.add_parser('tune', help='search hyperparameters with Optuna (TPE, median pruning; resumable)')
-    tune_parser.add_argument('--trials', type=int, default=20, help='trials to run now (default 20)')
-    tune_parser.add_argument('--timeout', type=float, help='stop starting trials after this many seconds')
-    tune_parser.add_argument('--storage', help='Optuna storage URL (default: sqlite:///<data>/runs/tune/<study>.db)')
-    tune_parser.add_argument('--study', default='atomvision', help='study name (default atomvision); the best is saved as preset <study>-best')
-    tune_parser.add_argument('--preset', default='cpu', help='base configuration (default cpu)')
-    tune_parser.add_argument('--config', help='settings to change in the base, as JSON text')
-    tune_parser.add_argument('--quiet', action='store_true')
-    tune_parser.set_defaults(func=cmd_tune)
-    serve_parser = commands.add_parser('serve', help='serve the model over HTTP, with a web page')
-    serve_parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1; any other needs a token)')
-    serve_parser.add_argument('--port', type=int, default=8000)
-    serve_parser.add_argument('--checkpoint', help='checkpoint, run or ensemble folder (default: the quick CPU run)')
-    serve_parser.add_argument('--token', help='bearer token required on every endpoint but /health (or ATOMVISION_TOKEN)')
-    serve_parser.add_argument('--cors-origin', help='allow this one origin to call the API from a browser (default: CORS off)')
-    serve_parser.add_argument('--max-batch', type=int, default=16, help='micro-batching: most photos per model call (default 16)')
-    serve_parser.add_argument('--max-wait-ms', type=float, default=5.0, help='micro-batching: longest wait for more photos (default 5 ms)')
-    serve_parser.add_argument('--mc-samples', type=int, default=8, help='default MC-dropout passes per photo (default 8)')
-    serve_parser.add_argument('--engine', choices=('torch', 'torch-bf16', 'onnx', 'onnx-int8'), default='torch',
-                              help='torch (default), torch-bf16, onnx or onnx-int8 (ONNX: one deterministic pass)')
-    serve_parser.add_argument('--max-pixels', type=int, default=50_000_000, help='refuse photos that declare more pixels, before decoding (default 50 MP)')
-    serve_parser.set_defaults(func=cmd_serve)
-    export_parser = commands.add_parser('export', help='export the model as ONNX or INT8 ONNX, or pack it as a self-contained artifact folder')
-    export_parser.add_argument('--format', choices=('onnx', 'onnx-int8', 'artifact'), default='onnx',
-                               help='artifact: a folder with the weights and artifact.json that predict and serve use anywhere')
-    export_parser.add_argument('--checkpoint', help='checkpoint, run or ensemble folder (default: the quick CPU run)')
-    export_parser.add_argument('--out', help='the .onnx file to write (default: beside the checkpoint); for an artifact, its folder (needed)')
-    export_parser.add_argument('--quantization', choices=('dynamic', 'static'), default='dynamic',
-                               help='INT8: dynamic (default; the faster for the ViT) or static (QDQ calibrated on training photos; the faster for a CNN, at some accuracy)')
-    export_parser.set_defaults(func=cmd_export)
-    _exposure_parser(commands)
-    commands.add_parser('run', help='the main job (README): build, train, evaluate, report').set_defaults(func=cmd_run)
+    for add in (_info_parser, _fetch_parser, _build_parser, _report_parser, _train_parser, _evaluate_parser, _predict_parser, _tune_parser, _serve_parser, _export_parser, _exposure_parser, _run_parser): add(commands)
     return parser
 
 # %% ../nbs/11_cli.ipynb #66e6479d

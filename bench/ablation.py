@@ -48,6 +48,8 @@ VARIANTS = {
     'cnn-192': ('cpu', dict(members=1, image_size=192)),
     'cnn-8-epochs': ('cpu', dict(members=1, epochs=8)),
     'cnn-lite2': ('cpu', dict(members=1, model='efficientnet_lite2')),
+    'hybrid': ('vit-hybrid', dict(members=1)), # the ViT on Lite0's pretrained early blocks
+    'hybrid-distill': ('vit-hybrid', dict(members=1, teacher='data/runs/cpu-seed0')), # ... taught by the cpu preset's run (DeiT, hard)
     'recipe': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1)),
     'patch-stem': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(stem='patch'))),
     'cls-token': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(pool='cls'))),
@@ -62,6 +64,7 @@ VARIANTS = {
 }
 GROUPS = {'long': ['long'], 'gpu': ['gpu', 'cnn-gpu'], 'quick': ['quick', 'quick-nomix'],
           'cnn': ['cnn', 'cnn-first', 'cnn-first-uniform-lr', 'cnn-first-mix'], # measured (09_train)
+          'hybrid': ['hybrid', 'hybrid-distill'], # the ViT whose attention is mapped, learning from the pretrained CNN
           'cnn-next': ['cnn-uniform-lr', 'cnn-heads-first', 'cnn-mix', 'cnn-no-smoothing', 'cnn-192', 'cnn-8-epochs', 'cnn-lite2'],
           'ablation': ['recipe', 'patch-stem', 'cls-token', 'strong-augment', 'no-mix', 'no-drop-path', 'ema', 'decay-all',
                        'dropout-0.1', 'no-class-head', 'patch-8']}
