@@ -194,9 +194,7 @@ class ElementCNN(nn.Module):
 
     def pretrained_module(self) -> nn.Module: return self.backbone # the part that starts from ImageNet weights
 
-    def pretrained_names(self) -> set:
-        "Names of the parameters that come from ImageNet (the backbone's), for their own learning rate."
-        return {f'backbone.{n}' for n, _ in self.backbone.named_parameters()}
+    def pretrained_names(self) -> set: return {f'backbone.{n}' for n, _ in self.backbone.named_parameters()} # the ImageNet ones, for their own rate
 
     def class_maps(self, images, element: str | None = None) -> torch.Tensor:
         """Maps [B, H, W] in [0, 1] of what drives the prediction: the class activation map of the most probable class

@@ -25,8 +25,8 @@ from .vit import Z90, ElementPrediction, attention_maps, map_name, sample_output
 # %% auto #0
 __all__ = ['ENGINES', 'RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'has_dropout', 'ensemble_outputs', 'direct_prediction',
            'mixture_prediction', 'blend_predictions', 'combine', 'unfamiliarity', 'nearest_classes',
-           'saved_blend_weight', 'saved_unfamiliar_threshold', 'prediction_path', 'checkpoint_digest', 'Predictor',
-           'element_summaries', 'prediction_records', 'records_json', 'photo_files']
+           'saved_blend_weight', 'saved_unfamiliar_threshold', 'prediction_path', 'checkpoint_digest', 'onnx_session',
+           'closest_foods', 'Predictor', 'element_summaries', 'prediction_records', 'records_json', 'photo_files']
 
 # %% ../nbs/09d_predict.ipynb #8c0d4572
 def has_dropout(model: torch.nn.Module) -> bool:
@@ -167,6 +167,42 @@ def _as_passes(out: dict) -> dict:
     return dict(mean=out['mean'][None].float(), var=out['log_var'][None].float().exp(),
                 class_probs=out['class_logits'][None].float().softmax(-1) if 'class_logits' in out else None)
 
+# %% ../nbs/09d_predict.ipynb #1f08e861
+def onnx_session(model, # a loaded member
+                k: int, # its index in the ensemble
+                folder: Path, # where its ONNX files live (exported, and quantized, there on first use)
+                engine: str = 'onnx') -> OnnxModel:
+    "The ONNX Runtime session of member `k`: fp32, or INT8 by the faster quantization of its family (bench/serve.py: static QDQ for a CNN, dynamic for the ViT)."
+    fp32 = folder / f'model-{k}.onnx'
+    if not fp32.exists(): model_to_onnx(model, fp32)
+    path = fp32
+    if engine == 'onnx-int8':
+        method = 'dynamic' if model.config.backbone == 'vit' else 'static'
+        path = folder / f'model-{k}-int8-{method}.onnx'
+        if not path.exists() and method == 'static' and not default_store().is_file():
+            raise FileNotFoundError(f"{path}: a CNN's INT8 model is calibrated on training photos; make it where the image store is "
+                                    f"(atomvision export --format onnx-int8 --quantization static --out {path.name}) and copy it beside the weights")
+        if not path.exists(): quantize_int8(fp32, path, image_size=model.config.image_size, method=method)
+    return OnnxModel(path, model.config)
+
+def closest_foods(pred: ElementPrediction, refs: References, links: pd.DataFrame, # the class references and the photo-to-food links
+                  threshold: float | None = None, # the val photos' 95th percentile of unfamiliarity (None: never flagged)
+                  k: int = 3) -> list[dict]:
+    """For each photo: the class it points to, its probability where the model names classes, up to `k` linked
+    foods, its `unfamiliarity` (1 - the largest class probability) and whether that is above the val photos' 95th
+    percentile (`unfamiliar`: the photo may show a food the model does not know; None without a saved threshold)."""
+    nearest, scores = nearest_classes(pred, refs), unfamiliarity(pred)
+    out = []
+    for i, c in enumerate(nearest):
+        name = refs.class_names[int(c)]
+        linked = links[links.class_name == name].drop_duplicates('food_key').head(k)
+        score = None if pred.class_probs is None else float(scores[i])
+        out.append(dict(class_name=name, probability=float(pred.class_probs[i, c]) if pred.class_probs is not None else None,
+                        unfamiliarity=score, unfamiliar=None if score is None or threshold is None else score > threshold,
+                        foods=[dict(food_key=r.food_key, source=r.source, food_id=r.food_key.split(':', 1)[1], food_name=r.food_name)
+                               for r in linked.itertuples()]))
+    return out
+
 # %% ../nbs/09d_predict.ipynb #662154f1
 class Predictor:
     """A trained model or ensemble, ready to predict photos: the one entry point for prediction from Python. What it
@@ -195,19 +231,8 @@ class Predictor:
         self.sessions = [self._session(m, k) for k, m in enumerate(self.models)] if engine.startswith('onnx') else None
 
     def _session(self, model, k: int):
-        "The ONNX Runtime session of member `k` (exported, and quantized, beside the checkpoint on first use)."
-        folder = self.checkpoint if self.checkpoint.is_dir() else self.checkpoint.parent
-        fp32 = folder / f'model-{k}.onnx'
-        if not fp32.exists(): model_to_onnx(model, fp32)
-        path = fp32
-        if self.engine == 'onnx-int8': # the faster quantization of each family (bench/serve.py): static QDQ for a CNN, dynamic for the ViT
-            method = 'dynamic' if model.config.backbone == 'vit' else 'static'
-            path = folder / f'model-{k}-int8-{method}.onnx'
-            if not path.exists() and method == 'static' and not default_store().is_file():
-                raise FileNotFoundError(f"{path}: a CNN's INT8 model is calibrated on training photos; make it where the image store is "
-                                        f"(atomvision export --format onnx-int8 --quantization static --out {path.name}) and copy it beside the weights")
-            if not path.exists(): quantize_int8(fp32, path, image_size=model.config.image_size, method=method)
-        return OnnxModel(path, model.config)
+        "The ONNX Runtime session of member `k` (see `onnx_session`)."
+        return onnx_session(model, k, self.checkpoint if self.checkpoint.is_dir() else self.checkpoint.parent, self.engine)
 
     @property
     def elements(self) -> tuple: return tuple(self.config.elements)
@@ -246,42 +271,37 @@ class Predictor:
         return plot_overlay(augment(image[None], self.config.image_size, None, train=False, crop=self.crop)[0], self.attention(image), title or map_name(self.models[0]))
 
     def predict_files(self, files: list, mc_samples: int = 8, tta: int = 1, batch_size: int = 32,
-                          progress: bool | None = None,
-                          on_images=None, # called with (paths, uint8 images) of each batch, e.g. to draw overlays without reading the files again
-                         ) -> pd.DataFrame:
-        "Records for photo files, in batches (a progress bar for many); unreadable files get their `error` row and never stop the rest."
-        from tqdm.auto import tqdm
-        parts, errors = [], {}
-        bar = tqdm(total=len(files), unit='photo', disable=True if progress is False or (progress is None and len(files) < 20) else None) # None: only on a terminal
-        for start in range(0, len(files), batch_size):
-            images, names = [], []
-            for path in files[start:start + batch_size]:
-                try: images.append(read_photo(Path(path), self.photo_size)); names.append(path)
-                except ValueError as e: errors[str(path)] = str(e)
-            if images:
-                pred = self.predict(torch.stack(images), mc_samples, tta)
-                if on_images is not None: on_images(names, images)
-                parts.append(prediction_records(pred, names, self.closest_foods(pred)))
-            bar.update(len(files[start:start + batch_size]))
-        bar.close()
-        parts.append(prediction_records(None, [], errors=errors))
-        return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else prediction_records(None, [])
+                      progress: bool | None = None, # a progress bar: None for many files on a terminal
+                      on_images=None, # called with (paths, uint8 images) of each batch, e.g. to draw overlays without reading the files again
+                     ) -> pd.DataFrame:
+        "Records for photo files, in batches; unreadable files get their `error` row and never stop the rest (in batches: `_file_records`)."
+        return _file_records(self, files, mc_samples, tta, batch_size, progress, on_images)
 
     def closest_foods(self, pred: ElementPrediction, k: int = 3) -> list[dict]:
-        """For each photo: the class it points to, its probability where the model names classes, up to `k` linked
-        foods, its `unfamiliarity` (1 - the largest class probability) and whether that is above the val photos' 95th
-        percentile (`unfamiliar`: the photo may show a food the model does not know; None without a saved threshold)."""
-        nearest, scores = nearest_classes(pred, self.refs), unfamiliarity(pred)
-        out = []
-        for i, c in enumerate(nearest):
-            name = self.refs.class_names[int(c)]
-            linked = self.links[self.links.class_name == name].drop_duplicates('food_key').head(k)
-            score = None if pred.class_probs is None else float(scores[i])
-            out.append(dict(class_name=name, probability=float(pred.class_probs[i, c]) if pred.class_probs is not None else None,
-                            unfamiliarity=score, unfamiliar=None if score is None or self.unfamiliar_threshold is None else score > self.unfamiliar_threshold,
-                            foods=[dict(food_key=r.food_key, source=r.source, food_id=r.food_key.split(':', 1)[1], food_name=r.food_name)
-                                   for r in linked.itertuples()]))
-        return out
+        "For each photo: the class it points to, up to `k` linked foods and how unfamiliar it looks (see `closest_foods`)."
+        return closest_foods(pred, self.refs, self.links, self.unfamiliar_threshold, k)
+
+
+# %% ../nbs/09d_predict.ipynb #1cbcec58
+def _file_records(predictor: Predictor, files: list, mc_samples: int = 8, tta: int = 1, batch_size: int = 32,
+                 progress: bool | None = None, on_images=None) -> pd.DataFrame:
+    "`Predictor.predict_files`: records for photo files in batches, a progress bar for many on a terminal, an `error` row per unreadable file."
+    from tqdm.auto import tqdm
+    parts, errors = [], {}
+    bar = tqdm(total=len(files), unit='photo', disable=True if progress is False or (progress is None and len(files) < 20) else None) # None: only on a terminal
+    for start in range(0, len(files), batch_size):
+        images, names = [], []
+        for path in files[start:start + batch_size]:
+            try: images.append(read_photo(Path(path), predictor.photo_size)); names.append(path)
+            except ValueError as e: errors[str(path)] = str(e)
+        if images:
+            pred = predictor.predict(torch.stack(images), mc_samples, tta)
+            if on_images is not None: on_images(names, images)
+            parts.append(prediction_records(pred, names, predictor.closest_foods(pred)))
+        bar.update(len(files[start:start + batch_size]))
+    bar.close()
+    parts.append(prediction_records(None, [], errors=errors))
+    return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else prediction_records(None, [])
 
 # %% ../nbs/09d_predict.ipynb #be7dbcfa
 RECORD_COLUMNS = ['path', 'element', 'median_mg_kg', 'low90_mg_kg', 'high90_mg_kg', 'confidence', 'aleatoric_var', 'epistemic_var',

@@ -328,6 +328,7 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     return Run(config, Path(run_dir), dev, rank, world, train_set, val_set, model, net, optimizer, scheduler, scaler, ema, state,
                group_of_class=group_of_class, frozen_steps=frozen, teacher=teacher)
 
+# %% ../nbs/09_train.ipynb #19717660
 def pretrained_part(model: torch.nn.Module) -> torch.nn.Module | None:
     "The part of `model` that starts from ImageNet weights (a CNN's backbone, a hybrid ViT's stem), or None."
     return model.pretrained_module() if hasattr(model, 'pretrained_module') else None
@@ -426,6 +427,7 @@ def _positions(data: ImageStoreDataset, store_index: torch.Tensor) -> np.ndarray
     "Positions in `data` of photos given by their store index."
     return np.searchsorted(data.indices, store_index.numpy())
 
+# %% ../nbs/09_train.ipynb #91c0c70b
 def train_mode(run: Run) -> None:
     "Training mode for an epoch; with `freeze_bn` the pretrained backbone's BatchNorm layers stay in eval mode, on their ImageNet statistics."
     run.net.train()

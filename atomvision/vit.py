@@ -325,7 +325,7 @@ class ElementHead(nn.Module):
         mean, log_var = self.out(self.norm(cls)).chunk(2, dim=-1)
         return mean, log_var.clamp(-12.0, 8.0)
 
-# %% ../nbs/07_vit.ipynb #13fd1c7f
+# %% ../nbs/07_vit.ipynb #d6b6cc69
 def head_outputs(model: nn.Module, features: torch.Tensor) -> dict:
     "Every head of `model` on its image representation `features` [batch, dim]: `mean`, `log_var`, and the class logits it has heads for."
     mean, log_var = model.head(features)
@@ -334,6 +334,7 @@ def head_outputs(model: nn.Module, features: torch.Tensor) -> dict:
     if model.coarse_head is not None: out['coarse_logits'] = model.coarse_head(features)
     return out
 
+# %% ../nbs/07_vit.ipynb #13fd1c7f
 class ElementViT(nn.Module):
     "Vision Transformer that predicts the element profile of a food photo."
     def __init__(self, config: ViTConfig):
@@ -386,9 +387,7 @@ class ElementViT(nn.Module):
         return self.head(self.features(images))
 
     def outputs(self, images) -> dict:
-        """Every head at once: `mean`, `log_var` [batch, elements], and `class_logits`, `coarse_logits` where the model has
-        those heads. A distilled model gives the distillation head's `dist_logits` in training, and in evaluation averages
-        the two class heads into `class_logits` (as DeiT does)."""
+        "Every head: `mean`, `log_var`, and the class logits it has heads for; a distilled model's two class heads are averaged in evaluation (DeiT)."
         x = self.tokens(images)
         out = head_outputs(self, self.pooled(x))
         if self.dist_head is None: return out
@@ -397,30 +396,19 @@ class ElementViT(nn.Module):
         else: out['class_logits'] = (out['class_logits'] + dist) / 2
         return out
 
-    def hybrid_stem(self) -> nn.Module | None:
-        "The pretrained stem of a hybrid ViT (`efficientnet.HybridStem`), or None."
-        return self.patch_embed.projs[0] if self.config.hybrid else None
+    def hybrid_stem(self) -> nn.Module: # the pretrained stem of a hybrid ViT (`efficientnet.HybridStem`)
+        if not self.config.hybrid: raise ValueError('this ViT has no pretrained stem (config.hybrid is empty)')
+        return self.patch_embed.projs[0]
 
-    def pretrained_module(self) -> nn.Module | None:
-        "The part that starts from ImageNet weights (a hybrid's early CNN blocks), or None for a ViT from scratch."
-        stem = self.hybrid_stem()
-        return stem.net if stem is not None else None
+    def pretrained_module(self) -> nn.Module | None: # what starts from ImageNet weights: a hybrid's CNN blocks, else None
+        return self.hybrid_stem().net if self.config.hybrid else None
 
-    def pretrained_names(self) -> set:
-        "Names of the parameters that come from ImageNet, for their own learning rate."
-        stem = self.hybrid_stem()
-        return {f'patch_embed.projs.0.net.{n}' for n, _ in stem.net.named_parameters()} if stem is not None else set()
+    def pretrained_names(self) -> set: # the ImageNet parameters' names, for their own learning rate
+        return {f'patch_embed.projs.0.net.{n}' for n, _ in self.pretrained_module().named_parameters()} if self.config.hybrid else set()
 
-    def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        "A hybrid takes store-standardised photos like every model and maps them to what its pretrained blocks expect."
-        if self.hybrid_stem() is None: raise ValueError('only a hybrid ViT has pretrained input statistics')
-        self.hybrid_stem().set_input_statistics(mean, std)
+    def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None: self.hybrid_stem().set_input_statistics(mean, std) # see `ElementCNN`
 
-    def load_pretrained(self) -> ElementViT:
-        "The hybrid stem's ImageNet weights, loaded strictly for every block it keeps."
-        if self.hybrid_stem() is None: raise ValueError('a ViT without a hybrid stem has no pretrained weights')
-        self.hybrid_stem().load_pretrained()
-        return self
+    def load_pretrained(self) -> ElementViT: self.hybrid_stem().load_pretrained(); return self # strictly, every block the stem keeps
 
     def backbone_parameters(self) -> int:
         "Parameters outside the element and classification heads."
