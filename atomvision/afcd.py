@@ -13,6 +13,7 @@ import pandas as pd
 
 from .core import ReadResult, Reading, ReaderError, check_file, resolve, tidy_frame, unit_factor
 from .fetch import fetch_file
+from .registry import SourceSpec, register
 
 # %% auto #0
 __all__ = ['AFCD', 'AFCD_SHEET', 'AFCD_GROUPS', 'AFCD_ELEMENTS', 'afcd_element_columns', 'read_afcd']
@@ -79,3 +80,6 @@ def read_afcd(path: Path | None = None, # the AFCD Release 2 nutrient file (.xls
                          'derivation': np.where(zero, 'reported 0 (analysed)', 'value')})
     tidy = tidy.sort_values(['source_row', 'element'], kind='stable')
     return reading.result(tidy, rows_read=len(table), element_columns=len(elements), cells_not_analysed=int(missing.sum()))
+
+# %% ../nbs/04b_afcd.ipynb #85bdf126
+register(SourceSpec('fsanz_afcd', 'fsanz_afcd', ('fsanz_afcd/',), read_afcd, description='foods per 100 g, 25 elements'))

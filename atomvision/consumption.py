@@ -13,6 +13,7 @@ import pandas as pd
 
 from .core import ReaderError, Reading, parse_numbers, quarantine_frame, read_table
 from .fetch import fetch_file, registered_size
+from .registry import SourceSpec, register
 
 # %% auto #0
 __all__ = ['INCA3_CONSUMPTION', 'INCA3_PEOPLE', 'INCA3_GROUPS', 'INCA3_POPULATIONS', 'INCA3_WEIGHTS', 'INCA3_SEX',
@@ -114,3 +115,9 @@ def read_openfoodtox(path: Path | None = None, # ReferenceValues_KJ_2022.csv; de
     frame, numbers = parse_numbers(frame[~missing], ['value'], reading)
     frame = frame.assign(value=numbers['value'], Year=pd.to_numeric(frame.Year, errors='coerce').astype('Int64')).reset_index(drop=True)
     return frame, quarantine_frame(pd.concat(reading.quarantined, ignore_index=True) if reading.quarantined else None)
+
+# %% ../nbs/04d_consumption.ipynb #f365a934
+register(SourceSpec('anses_inca3', 'anses_inca3', (INCA3_CONSUMPTION, INCA3_PEOPLE), read_inca3, kind='consumption',
+                    description='people of population 3 and their g/day in 44 food groups'))
+register(SourceSpec('efsa_openfoodtox', 'efsa_openfoodtox', (OPENFOODTOX_VALUES,), read_openfoodtox, kind='guidance',
+                    description="EFSA's reference values, against which the shipped guidance table is checked"))

@@ -14,6 +14,7 @@ import pandas as pd
 from .core import (ReadResult, Reading, ReaderError, check_file, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
                              read_delimited, read_table, require_columns, resolve, tidy_frame, unique_lookup, unit_factor)
 from .fetch import fetch_file, registered_size
+from .registry import SourceSpec, register
 
 # %% auto #0
 __all__ = ['EAT2_RESULTS', 'EAT2_LIMITS', 'EAT2_COLUMNS', 'BASIS_TDS_FR', 'CIQUAL', 'CIQUAL_ELEMENTS', 'BFR_MEAL', 'BFR_COLUMNS',
@@ -258,3 +259,10 @@ def read_health_canada(path: Path | None = None, # a Health Canada TDS results e
                          'lod_mg_kg': lod * factor, 'loq_mg_kg': num['LOQ'] * factor, 'value_kind': 'sample', 'basis': frame['Basis for Result'],
                          'n': 1, 'value_text': frame['Result Value'], 'unit_text': frame['Units of measurement']})
     return reading.result(tidy)
+
+# %% ../nbs/04_europe.ipynb #8fe0d50b
+register(SourceSpec('anses_eat2', 'anses_eat2', ('anses_eat2/',), read_eat2, description='sample-level results, ND/NQ with their LOD/LOQ'))
+register(SourceSpec('anses_ciqual', 'anses_ciqual', ('anses_ciqual/',), read_ciqual, description="per-100 g composition, '< x' and 'traces' kept censored"))
+register(SourceSpec('bfr_meal', 'bfr_meal', ('bfr_meal/',), read_bfr_meal, description='nickel food-pool results with LOD, LOQ and the published bounds'))
+register(SourceSpec('health_canada_tds', 'health_canada_tds', ('health_canada_tds/Total Diet Study Radionuclides results 2023.csv',), read_health_canada,
+                    description='the export layout; non-concentration units quarantined'))

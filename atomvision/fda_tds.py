@@ -15,6 +15,7 @@ import pandas as pd
 from .core import (ReadResult, Reading, ReaderError, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
                              check_file, check_size, read_delimited, read_records, read_table, require_columns, tidy_frame, unique_lookup, unit_factor)
 from .fetch import fetch_file, registered_size
+from .registry import SourceSpec, register
 
 # %% auto #0
 __all__ = ['BASIS_TDS', 'SUMMARY', 'FOOD_LIST', 'FDA_ROWS_COLUMNS', 'NICKEL_ROWS', 'FDA_LEGACY_COLUMNS', 'tds_food_groups',
@@ -164,3 +165,7 @@ def read_fda_tds_legacy(path: Path, # an FDA TDS 1991-2017 elements results file
                          'lod_mg_kg': num['LOD'] * factor, 'loq_mg_kg': num['LOQ'] * factor,
                          'value_kind': 'sample', 'basis': BASIS_TDS, 'n': 1, 'value_text': frame.Conc, 'unit_text': frame.Unit})
     return reading.result(tidy, qc_rows_skipped=qc_rows)
+
+# %% ../nbs/03_fda_tds.ipynb #b5ad11d4
+register(SourceSpec('fda_tds', 'fda_tds', (SUMMARY, FOOD_LIST), read_fda_tds_summary, description='FY2018-2020 summary per food and analyte'))
+register(SourceSpec('fda_tds_nickel', 'fda_tds', (NICKEL_ROWS, FOOD_LIST), read_fda_tds_nickel, description='the row-level nickel results'))

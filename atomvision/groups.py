@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .core import normalize_name
+from .registry import REGISTRY
 
 # %% auto #0
 __all__ = ['FOOD_GROUPS', 'GROUP_MAPS', 'NAME_GROUPS', 'COOKING_STATES', 'group_by_name', 'harmonized_group', 'cooking_state']
@@ -114,7 +115,7 @@ def group_by_name(names: pd.Series) -> pd.Series:
 def harmonized_group(source: pd.Series, group: pd.Series, name: pd.Series) -> pd.Series:
     "The harmonized food group of each row from its source, source group and food name."
     out = pd.Series('other', index=source.index, dtype='string')
-    for src, mapping in GROUP_MAPS.items():
+    for src, mapping in {**GROUP_MAPS, **{n: s.group_map for n, s in REGISTRY.items() if s.group_map}}.items(): # a registered source may bring its map
         rows = source == src
         out[rows] = group[rows].map(mapping).fillna('other')
     folded = name.fillna('').map(normalize_name)

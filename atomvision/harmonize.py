@@ -17,42 +17,29 @@ import pandas as pd
 
 from . import __version__
 from .core import BOUNDS, PANEL, ReadResult, atomic_write, data_dir, is_censored, quarantine_frame
-from .afcd import read_afcd
-from .europe import read_bfr_meal, read_ciqual, read_eat2, read_health_canada
-from .fda_tds import read_fda_tds_nickel, read_fda_tds_summary
-from .fetch import FILES
+from . import afcd, europe, fda_tds, usda_fdc # the agency modules: importing them registers their sources
+from .registry import REGISTRY, registered, spec_files
 from .groups import FOOD_GROUPS, GROUP_MAPS, COOKING_STATES, cooking_state, harmonized_group
 from .linking import FOOD_WORDS, CONCORDANCE, canonical_keys, link_foods
 from .quality import PHYSICAL_MAX_MG_KG, QualityRules, apply_rules, plausibility_flags
 from .stats import count_once, element_stats, panel_matrix
-from .usda_fdc import read_fdc_foundation, read_sr28
 
 # %% auto #0
-__all__ = ['READERS', 'SOURCE_FOLDERS', 'STATISTICS_NOTE', 'read_all', 'source_files', 'assign_splits', 'Dataset', 'harmonize',
-           'foods_table', 'export', 'load_dataset', 'build', 'build_summary']
+__all__ = ['STATISTICS_NOTE', 'read_all', 'source_files', 'assign_splits', 'Dataset', 'harmonize', 'foods_table', 'export',
+           'load_dataset', 'build', 'build_summary']
 
 # %% ../nbs/05e_harmonize.ipynb #d9390c14
-READERS = {'usda_fdc_foundation': read_fdc_foundation, 'usda_sr28': read_sr28, 'fda_tds': read_fda_tds_summary,
-           'fda_tds_nickel': read_fda_tds_nickel, 'anses_eat2': read_eat2, 'anses_ciqual': read_ciqual, 'bfr_meal': read_bfr_meal,
-           'fsanz_afcd': read_afcd, 'health_canada_tds': read_health_canada}
-SOURCE_FOLDERS = {'usda_fdc_foundation': ['usda_fdc/FoodData_Central_foundation_food_csv_2024-10-31.zip'],
-                  'usda_sr28': ['usda_sr28/', 'usda_fdc/FoodData_Central_sr_legacy_food_csv_2018-04/sr_legacy_food.csv'],
-                  'fda_tds': ['fda_tds/fda_tds_fy2018_2020_summary_by_food_analyte.csv', 'fda_tds/fda_tds_fy2018_2020_ingredient_routes.csv'],
-                  'fda_tds_nickel': ['fda_tds/fda_tds_nickel_fy2018_2020_rows.txt', 'fda_tds/fda_tds_fy2018_2020_ingredient_routes.csv'],
-                  'anses_eat2': ['anses_eat2/'], 'anses_ciqual': ['anses_ciqual/'], 'bfr_meal': ['bfr_meal/'], 'fsanz_afcd': ['fsanz_afcd/'],
-                  'health_canada_tds': ['health_canada_tds/Total Diet Study Radionuclides results 2023.csv']}
-
-def read_all(sources: list[str] | None = None, # reader names (default: all)
+def read_all(sources: list[str] | None = None, # registered source names (default: every occurrence source)
             ) -> dict[str, ReadResult]:
-    "Every source read into the tidy schema, by reader name."
-    unknown = sorted(set(sources or []) - set(READERS))
-    if unknown: raise ValueError(f'unknown source(s) {unknown}; known: {list(READERS)}')
-    return {name: reader() for name, reader in READERS.items() if not sources or name in sources}
+    "Every occurrence source of the registry read into the tidy schema, by name."
+    specs = registered('occurrence')
+    unknown = sorted(set(sources or []) - set(specs))
+    if unknown: raise ValueError(f'unknown source(s) {unknown}; known: {list(specs)}')
+    return {name: spec.read() for name, spec in specs.items() if not sources or name in sources}
 
 def source_files(sources) -> list[dict]:
-    "The files behind `sources` with their sha256, for provenance."
-    return [dict(source=s, file=f.path, sha256=f.sha256, bytes=f.size) for s in sources for f in FILES.values()
-            if any(f.path == p or (p.endswith('/') and f.path.startswith(p)) for p in SOURCE_FOLDERS.get(s, []))]
+    "The files behind `sources` (registered names) with their sha256, for provenance."
+    return [dict(source=s, file=f.path, sha256=f.sha256, bytes=f.size) for s in sources for f in spec_files(REGISTRY[s])]
 
 # %% ../nbs/05e_harmonize.ipynb #2f9e8c3f
 def assign_splits(foods: pd.DataFrame, # one row per food: food_key, harmonized_group, optional canonical_key
@@ -172,7 +159,7 @@ def build(bound: str = 'mb', folder: Path | None = None, seed: int = 0, rules: Q
     "Fetch, read, harmonize and export every source; the dataset and the export paths."
     from atomvision.fetch import fetch
     started = time.perf_counter()
-    fetch([s for s in ('usda_fdc', 'usda_sr28', 'fda_tds', 'anses_eat2', 'anses_ciqual', 'bfr_meal', 'fsanz_afcd', 'health_canada_tds')])
+    fetch(sorted({f.source.name for spec in registered('occurrence').values() for f in spec_files(spec)}))
     results = read_all()
     dataset = harmonize(results, rules, seed)
     paths = export(dataset, folder, bound)

@@ -15,6 +15,7 @@ import pandas as pd
 from .core import (ELEMENTS, ReadResult, Reading, ReaderError, parse_numbers, quarantine_frame, read_records, read_table,
                              require_columns, tidy_frame, unique_lookup, unit_factor)
 from .fetch import fetch_file, registered_size
+from .registry import SourceSpec, register
 
 # %% auto #0
 __all__ = ['FDC_ID_TO_SYMBOL', 'FDC_NUMBER_TO_SYMBOL', 'FOUNDATION_ZIP', 'SR_LEGACY_FOOD', 'BASIS_FDC', 'BASIS_DRY',
@@ -435,3 +436,9 @@ def fdc_foods_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([dict(fdc_id=r['fdcId'], description=r.get('description'), data_type=r.get('dataType'),
                               food_category=_category(r), gtin_upc=r.get('gtinUpc'), brand_owner=r.get('brandOwner'),
                               ndb_number=r.get('ndbNumber')) for r in records])
+
+# %% ../nbs/02_usda_fdc.ipynb #232bc9dd
+register(SourceSpec('usda_fdc_foundation', 'usda_fdc', ('usda_fdc/FoodData_Central_foundation_food_csv_2024-10-31.zip',), read_fdc_foundation,
+                    description='per-food means and the per-sample results behind them, straight from the release zip'))
+register(SourceSpec('usda_sr28', 'usda_sr28', ('usda_sr28/', 'usda_fdc/FoodData_Central_sr_legacy_food_csv_2018-04/sr_legacy_food.csv'), read_sr28,
+                    description='caret-delimited ASCII release, joined to FDC ids'))

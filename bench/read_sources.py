@@ -1,6 +1,6 @@
 """Benchmark: every source read into the tidy schema, against pandas alone reading the same raw files.
 
-Every reader the build uses (`harmonize.READERS`) is measured. Each measurement runs in a fresh process so that its peak memory (max RSS above the process's
+Every occurrence source in the registry (`registry.registered()`, the readers the build uses) is measured. Each measurement runs in a fresh process so that its peak memory (max RSS above the process's
 baseline after imports) is its own. Prints seconds and peak MB per source for atomvision's reader
 and for plain pandas, their ratio, and the total. Usage: python bench/read_sources.py [--repeat N]
 Needs the files fetched (`atomvision fetch`, or ATOMVISION_MIRROR set).
@@ -16,9 +16,11 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from atomvision.harmonize import READERS, SOURCE_FOLDERS  # noqa: E402
+import atomvision.harmonize  # noqa: E402,F401 -- importing it registers every source
+from atomvision.registry import registered, spec_files  # noqa: E402
 
-SOURCES = list(READERS)
+SPECS = registered('occurrence')
+SOURCES = list(SPECS)
 
 
 def _pandas_only(source: str):
@@ -57,16 +59,15 @@ def _pandas_only(source: str):
 
 
 def _atomvision(source: str):
-    result = READERS[source]()
+    result = SPECS[source].read()
     return len(result.data), len(result.quarantine)
 
 
 def _one(source: str, mode: str) -> dict:
     "Measure one read in this process (called in a child process)."
     import pandas  # noqa: F401 -- imports are part of the baseline, not of the read
-    from atomvision.fetch import FILES, fetch_file
-    for path in FILES:  # make sure the source's files are in the cache before timing
-        if any(path.startswith(prefix) for prefix in SOURCE_FOLDERS[source]): fetch_file(path)
+    from atomvision.fetch import fetch_file
+    for f in spec_files(SPECS[source]): fetch_file(f)  # the source's files in the cache before timing
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     rows = (_atomvision if mode == 'atomvision' else _pandas_only)(source)
