@@ -26,7 +26,7 @@ __all__ = ['ROLES', 'ELEMENTS', 'ELEMENT_BY_SYMBOL', 'PANEL', 'SPECIES', 'CENSOR
            'registry_frame', 'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'basis_kind',
            'ReadResult', 'ReaderError', 'Reading', 'require_columns', 'check_file', 'check_size', 'read_records',
            'read_delimited', 'unique_lookup', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table',
-           'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
+           'tables_dir', 'curated_table', 'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #8add1e20
 def mirror_dir() -> Path | None:
@@ -529,6 +529,21 @@ def read_table(path: Path, # a delimited text file with a header line
     frame = read_records(path, reading, sep=sep, **kw)
     require_columns(frame, columns, reading.file)
     return frame
+
+# %% ../nbs/00_core.ipynb #01b84e4b
+def tables_dir() -> Path:
+    "The folder of the curated tables shipped with the package."
+    from importlib.resources import files
+    return Path(str(files('atomvision') / 'tables'))
+
+def curated_table(name: str, # a file in `tables_dir()`, e.g. 'group_maps.csv'
+                  columns: list[str], # the columns it must have, in this order
+                 ) -> pd.DataFrame:
+    "A curated table as text columns ('' where empty), with `source_row` (its line); other columns are an error naming the file."
+    path = tables_dir() / name
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(frame.columns) != list(columns): raise ReaderError(f'{path.name}: columns {list(frame.columns)} are not the expected {list(columns)}')
+    return frame.assign(source_row=np.arange(2, len(frame) + 2))
 
 # %% ../nbs/00_core.ipynb #97fdb63f
 BOUNDS = ('lb', 'mb', 'ub')

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from importlib.resources import files
 
 from matplotlib.figure import Figure
 from pathlib import Path
@@ -16,20 +15,19 @@ import numpy as np
 import pandas as pd
 
 from .consumption import INCA3_GROUPS, Survey, read_inca3
-from .core import BOUNDS, ReaderError, bound_values
+from .core import BOUNDS, ReaderError, bound_values, curated_table
 from .europe import read_eat2
 
 # %% auto #0
-__all__ = ['TABLES', 'GUIDANCE_COLUMNS', 'CROSSWALK_COLUMNS', 'FOOD_COLUMNS', 'GUIDANCE_KINDS', 'SPECIES', 'POPULATIONS',
-           'PORTION_SPECIES', 'PUBLISHED_COLUMNS', 'load_table', 'guidance_unit', 'guidance_values', 'crosswalk',
-           'eat2_foods', 'SpeciesAssumption', 'species_share', 'Occurrence', 'occurrence', 'weighted_quantile',
-           'weighted_stats', 'population_people', 'Exposure', 'exposure_of', 'person_exposure', 'applies_to',
-           'limit_of', 'resample_results', 'summarise', 'contributions', 'consumption_without_occurrence',
-           'ExposureInputs', 'exposure_inputs', 'exposure_table', 'ExposureViews', 'plot_exposure', 'portion_guidance',
-           'portion_intake', 'published_exposure', 'compare_published']
+__all__ = ['GUIDANCE_COLUMNS', 'CROSSWALK_COLUMNS', 'FOOD_COLUMNS', 'GUIDANCE_KINDS', 'load_table', 'SPECIES', 'POPULATIONS',
+           'PORTION_SPECIES', 'PUBLISHED_COLUMNS', 'guidance_unit', 'guidance_values', 'crosswalk', 'eat2_foods',
+           'SpeciesAssumption', 'species_share', 'Occurrence', 'occurrence', 'weighted_quantile', 'weighted_stats',
+           'population_people', 'Exposure', 'exposure_of', 'person_exposure', 'applies_to', 'limit_of',
+           'resample_results', 'summarise', 'contributions', 'consumption_without_occurrence', 'ExposureInputs',
+           'exposure_inputs', 'exposure_table', 'ExposureViews', 'plot_exposure', 'portion_guidance', 'portion_intake',
+           'published_exposure', 'compare_published']
 
 # %% ../nbs/05f_exposure.ipynb #e400a445
-TABLES = Path(str(files('atomvision') / 'tables')) # the curated tables shipped with the package
 GUIDANCE_COLUMNS = ['element', 'species', 'end_point', 'kind', 'value_as_published', 'unit_as_published', 'value_ug_kg_bw_day',
                     'value_ug_day', 'population', 'population_detail', 'critical_effect', 'efsa_output_id', 'year', 'author', 'source_file', 'source_line',
                     'database_note']
@@ -37,15 +35,7 @@ CROSSWALK_COLUMNS = ['inca3_group', 'inca3_label_fr', 'inca3_label_en', 'eat2_gr
 FOOD_COLUMNS = ['eat2_group', 'food', 'inca3_group', 'confidence', 'note']
 GUIDANCE_KINDS = ('tolerable_intake', 'upper_level', 'reference_point')
 
-def load_table(name: str, # a file in the package's `tables/`, e.g. 'guidance_values.csv'
-               columns: list[str], # the columns it must have, in this order
-              ) -> pd.DataFrame:
-    "A curated table shipped with the package, its columns checked (an error names the file and what differs)."
-    path = TABLES / name
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[''])
-    if list(frame.columns) != columns:
-        raise ReaderError(f'{path.name}: columns {list(frame.columns)} are not the expected {columns}')
-    return frame.assign(source_row=np.arange(2, len(frame) + 2))
+load_table = curated_table # the package's curated tables: see `core.curated_table`
 
 # %% ../nbs/05f_exposure.ipynb #75770f2b
 _MASS_UG = {'ng': 1e-3, 'µg': 1.0, 'ug': 1.0, 'mg': 1e3, 'g': 1e6}
@@ -420,7 +410,7 @@ def compare_published(ours: pd.DataFrame, # `exposure_table` rows
     for _, theirs in published.iterrows():
         mine = ours[(ours.element == theirs.element) & (ours.species == theirs.species) & (ours.end_point == theirs.end_point)
                     & (ours.population == theirs.population) & (ours.sex == 'all')]
-        if pd.notna(theirs.bound): mine = mine[mine.bound == theirs.bound]
+        if theirs.bound: mine = mine[mine.bound == theirs.bound] # '' where the publication does not name it
         for _, row in mine.iterrows():
             rows.append(dict(element=theirs.element, population=theirs.population, statistic=theirs.statistic, bound=row.bound,
                              ours=row[theirs.statistic], ours_low=row.get(f'{theirs.statistic}_low'), ours_high=row.get(f'{theirs.statistic}_high'),

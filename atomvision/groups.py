@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .core import normalize_name
+from .core import ReaderError, curated_table, normalize_name
 from .registry import REGISTRY
 
 # %% auto #0
-__all__ = ['FOOD_GROUPS', 'GROUP_MAPS', 'NAME_GROUPS', 'COOKING_STATES', 'group_by_name', 'harmonized_group', 'cooking_state']
+__all__ = ['FOOD_GROUPS', 'GROUP_MAP_OF', 'GROUP_MAPS', 'NAME_GROUPS', 'COOKING_STATES', 'group_maps', 'group_by_name',
+           'harmonized_group', 'cooking_state']
 
 # %% ../nbs/05a_groups.ipynb #2322612f
 FOOD_GROUPS = {
@@ -23,66 +24,18 @@ FOOD_GROUPS = {
     'beverages': 'water, juices, soft drinks, coffee, tea, alcoholic drinks', 'mixed_dishes': 'composite dishes, soups, sandwiches, fast food',
     'condiments_spices': 'sauces, condiments, spices, herbs, salt', 'infant_foods': 'foods for infants and special diets', 'other': 'not classifiable'}
 
-_USDA = {'American Indian/Alaska Native Foods': 'other', 'Baby Foods': 'infant_foods', 'Baked Products': 'cereals', 'Beef Products': 'meat',
-         'Beverages': 'beverages', 'Breakfast Cereals': 'cereals', 'Cereal Grains and Pasta': 'cereals', 'Dairy and Egg Products': 'dairy',
-         'Fast Foods': 'mixed_dishes', 'Fats and Oils': 'fats_oils', 'Finfish and Shellfish Products': 'fish_seafood',
-         'Fruits and Fruit Juices': 'fruit', 'Lamb, Veal, and Game Products': 'meat', 'Legumes and Legume Products': 'legumes_nuts_seeds',
-         'Meals, Entrees, and Side Dishes': 'mixed_dishes', 'Nut and Seed Products': 'legumes_nuts_seeds', 'Pork Products': 'meat',
-         'Poultry Products': 'meat', 'Restaurant Foods': 'mixed_dishes', 'Sausages and Luncheon Meats': 'meat', 'Snacks': 'sweets_snacks',
-         'Soups, Sauces, and Gravies': 'mixed_dishes', 'Spices and Herbs': 'condiments_spices', 'Sweets': 'sweets_snacks',
-         'Vegetables and Vegetable Products': 'vegetables'}
-_FDA = {'animal-food': 'meat', 'breakfast-cereal': 'cereals', 'condiment': 'condiments_spices', 'dairy': 'dairy', 'dairy-fat': 'fats_oils',
-        'dessert': 'sweets_snacks', 'dried-fruit': 'fruit', 'fat-oil': 'fats_oils', 'fruit': 'fruit', 'fruit-product': 'fruit', 'fungi': 'vegetables',
-        'grain': 'cereals', 'grain-product': 'cereals', 'juice-composite': 'beverages', 'leafy-green': 'vegetables', 'legume': 'legumes_nuts_seeds',
-        'legume-composite': 'legumes_nuts_seeds', 'meat': 'meat', 'mixed-food': 'mixed_dishes', 'nut-seed': 'legumes_nuts_seeds',
-        'pickled-vegetable': 'vegetables', 'poultry': 'meat', 'root-vegetable': 'vegetables', 'seafood': 'fish_seafood', 'snack': 'sweets_snacks',
-        'soup': 'mixed_dishes', 'sweetener': 'sweets_snacks', 'vegetable': 'vegetables', 'vegetable-fruit': 'vegetables', 'vegetable-grain': 'vegetables'}
-_INCA2 = {'Abats': 'meat', 'Aliments destinés à une alimentaire particulière': 'infant_foods', 'Autres boissons chaudes': 'beverages',
-          'Beurre': 'fats_oils', 'Biscuits sucrés ou salés et barres': 'sweets_snacks', 'Boissons alcoolisées': 'beverages',
-          'Boissons fraîches sans alcool': 'beverages', 'Café': 'beverages', 'Charcuterie': 'meat', 'Chocolat': 'sweets_snacks',
-          'Compotes et fruits cuits': 'fruit', 'Condiments et sauces': 'condiments_spices', 'Crustacés et mollusques': 'fish_seafood',
-          'Céréales pour petit déjeuner': 'cereals', 'Eaux': 'beverages', 'Entremets, crèmes desserts et laits gélifiés': 'dairy',
-          'Fromages': 'dairy', 'Fruits': 'fruit', 'Fruits secs et graines oléagineuses': 'legumes_nuts_seeds', 'Glaces et desserts glacés': 'sweets_snacks',
-          'Huile': 'fats_oils', 'Lait': 'dairy', 'Légumes (hors pomme de terre)': 'vegetables', 'Légumes secs': 'legumes_nuts_seeds',
-          'Margarine': 'fats_oils', 'Oeufs et dérivés': 'eggs', 'Pain et panification sèche': 'cereals', 'Pizzas, quiches et pâtisseries salées': 'mixed_dishes',
-          'Plats composés': 'mixed_dishes', 'Poissons': 'fish_seafood', 'Pommes de terre et apparentés': 'vegetables', 'Pâtes': 'cereals',
-          'Pâtisseries et gâteaux': 'sweets_snacks', 'Riz et blé dur ou concassé': 'cereals', 'Sandwiches, casse-croûte': 'mixed_dishes',
-          'Soupes et bouillons': 'mixed_dishes', 'Sucres et dérivés': 'sweets_snacks', 'Ultra-frais laitier': 'dairy', 'Viande': 'meat',
-          'Viennoiserie': 'sweets_snacks', 'Volaille et gibier': 'meat'}
-_CIQUAL = {'Viennese pastries': 'sweets_snacks', 'alcoholic beverages': 'beverages', 'baby biscuits and cereals': 'infant_foods',
-           'baby deserts': 'infant_foods', 'baby dishes': 'infant_foods', 'baby milk and beverages': 'infant_foods', 'breads and similar': 'cereals',
-           'breakfast cereals': 'cereals', 'butters': 'fats_oils', 'cakes and pastry': 'sweets_snacks', 'cereal bars': 'sweets_snacks',
-           'cheese and similar': 'dairy', 'chocolate and chocolate products': 'sweets_snacks', 'condiments': 'condiments_spices', 'cooked meat': 'meat',
-           'cooking aids': 'condiments_spices', 'cream and similar': 'dairy', 'dairy products and similar': 'dairy', 'delicatessen meat and similar': 'meat',
-           'dishes': 'mixed_dishes', 'eggs': 'eggs', 'fish oils': 'fats_oils', 'fish products': 'fish_seafood', 'fish, cooked': 'fish_seafood',
-           'fish, raw': 'fish_seafood', 'foods for particular nutritional uses': 'infant_foods', 'frozen desserts': 'sweets_snacks', 'fruits': 'fruit',
-           'herbs': 'condiments_spices', 'ice cream': 'sweets_snacks', 'jam': 'sweets_snacks', 'legumes': 'legumes_nuts_seeds', 'margarines': 'fats_oils',
-           'meat substitute': 'legumes_nuts_seeds', 'milk': 'dairy', 'miscellaneous ingredients': 'other', 'miscellaneous ingredients for vegetarian': 'other',
-           'mixed salads': 'mixed_dishes', 'non-alcoholic beverages': 'beverages', 'non-chocolate confectionery': 'sweets_snacks',
-           'nuts and seeds': 'legumes_nuts_seeds', 'other fats': 'fats_oils', 'other meat products': 'meat', 'pasta, rice and grains': 'cereals',
-           'pizzas, crepe and pies': 'mixed_dishes', 'potatoes and other tubers': 'vegetables', 'raw meat': 'meat', 'salts': 'condiments_spices',
-           'sandwiches': 'mixed_dishes', 'sauces': 'condiments_spices', 'savoury biscuits': 'sweets_snacks', 'savoury pastries and other starters': 'mixed_dishes',
-           'seafood, cooked': 'fish_seafood', 'seafood, raw': 'fish_seafood', 'seaweed': 'vegetables', 'sorbet': 'sweets_snacks', 'soups': 'mixed_dishes',
-           'spices': 'condiments_spices', 'sugars and honey': 'sweets_snacks', 'sweet biscuits': 'sweets_snacks', 'vegetable oils': 'fats_oils',
-           'vegetables': 'vegetables', 'water': 'beverages'}
-_AFCD = {'Non-alcoholic beverages': 'beverages', 'Cereals and cereal products': 'cereals', 'Cereal based products and dishes': 'cereals',
-         'Fats and oils': 'fats_oils', 'Fish and seafood products and dishes': 'fish_seafood', 'Fruit products and dishes': 'fruit',
-         'Egg products and dishes': 'eggs', 'Meat, poultry and game products and dishes': 'meat', 'Milk products and dishes': 'dairy',
-         'Dairy and meat substitutes': 'legumes_nuts_seeds', 'Soup': 'mixed_dishes', 'Seed and nut products and dishes': 'legumes_nuts_seeds',
-         'Savoury sauces and condiments': 'condiments_spices', 'Vegetable products and dishes': 'vegetables',
-         'Legume and pulse products and dishes': 'legumes_nuts_seeds', 'Snack foods': 'sweets_snacks', 'Sugar products and dishes': 'sweets_snacks',
-         'Confectionery and cereal/nut/fruit/seed bars': 'sweets_snacks', 'Alcoholic beverages': 'beverages', 'Special dietary foods': 'infant_foods',
-         'Miscellaneous': 'condiments_spices', 'Infant formulae and foods': 'infant_foods', 'Reptiles, amphibians and insects': 'meat'}
-_BFR = {'Composite dishes': 'mixed_dishes', 'Vegetables and vegetable products': 'vegetables', 'Meat and meat products': 'meat',
-        'Grains and grain-based products': 'cereals', 'Fruit and fruit products': 'fruit', 'Water and water-based beverages': 'beverages',
-        'Fish, seafood and invertebrates': 'fish_seafood', 'Milk and dairy products': 'dairy', 'Starchy roots or tubers and products thereof': 'vegetables',
-        'Legumes, nuts, oilseeds and spices': 'legumes_nuts_seeds', 'Seasoning, sauces and condiments': 'condiments_spices',
-        'Sugar, confectionery and water-based sweet desserts': 'sweets_snacks', 'Food products for infants and toddlers': 'infant_foods',
-        'Animal and vegetable fats and oils': 'fats_oils', 'Fruit and vegetable juices and nectars': 'beverages',
-        'Coffee, cocoa, tea and infusions': 'beverages', 'Alcoholic beverages': 'beverages', 'Eggs and egg products': 'eggs',
-        'Products for non-standard diets and food imitates': 'infant_foods'}
-GROUP_MAPS = {'usda_fdc_foundation': _USDA, 'usda_sr28': _USDA, 'usda_fdc_api': _USDA, 'fda_tds': _FDA, 'anses_eat2': _INCA2, 'anses_ciqual': _CIQUAL,
-              'fsanz_afcd': _AFCD, 'bfr_meal': _BFR}
+GROUP_MAP_OF = {'usda_fdc_foundation': 'usda', 'usda_sr28': 'usda', 'usda_fdc_api': 'usda', 'fda_tds': 'fda_tds', 'anses_eat2': 'inca2',
+                'anses_ciqual': 'ciqual', 'fsanz_afcd': 'afcd', 'bfr_meal': 'bfr_meal'} # source -> its map in tables/group_maps.csv
+
+def group_maps() -> dict[str, dict]:
+    "Each source's map from its food-group labels to `FOOD_GROUPS` (`tables/group_maps.csv`, checked: every target is a group)."
+    table = curated_table('group_maps.csv', ['map', 'source_group', 'harmonized_group'])
+    unknown = table[~table.harmonized_group.isin(list(FOOD_GROUPS))]
+    if len(unknown): raise ReaderError(f'group_maps.csv, line {unknown.source_row.iloc[0]}: {unknown.harmonized_group.iloc[0]!r} is not a food group')
+    maps = {name: dict(zip(rows.source_group, rows.harmonized_group)) for name, rows in table.groupby('map', sort=False)}
+    return {source: maps[name] for source, name in GROUP_MAP_OF.items()}
+
+GROUP_MAPS = group_maps()
 
 # %% ../nbs/05a_groups.ipynb #5bab7270
 _USDA_SOURCES = ('usda_fdc_foundation', 'usda_sr28', 'usda_fdc_api')

@@ -24,17 +24,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .core import PANEL, atomic_write, bound_values, data_dir, is_censored, pick_device
+from .core import PANEL, atomic_write, bound_values, curated_table, data_dir, is_censored, pick_device
 from .fetch import FILES, TREES, fetch_file, fetch_tree
 from .harmonize import Dataset
 from .linking import link_foods
 
 # %% auto #0
-__all__ = ['LINK_TABLE', 'MIN_SIDE', 'MAX_PIXELS', 'CROP_SCALE', 'EVAL_CROP', 'grocery_classes', 'grocery_split', 'resolve_links',
-           'References', 'reference_distributions', 'load_photo', 'PhotoError', 'decode_photo', 'read_photo',
-           'declared_png', 'build_image_store', 'matched_crop', 'augment', 'centre_crop', 'mix_batch', 'sample_seeds',
-           'ImageStoreDataset', 'default_store', 'make_targets', 'normalize', 'preprocess', 'class_groups',
-           'write_fixture_store']
+__all__ = ['LINK_COLUMNS', 'LINK_TABLE', 'MIN_SIDE', 'MAX_PIXELS', 'CROP_SCALE', 'EVAL_CROP', 'grocery_classes', 'grocery_split',
+           'resolve_links', 'References', 'reference_distributions', 'load_photo', 'PhotoError', 'decode_photo',
+           'read_photo', 'declared_png', 'build_image_store', 'matched_crop', 'augment', 'centre_crop', 'mix_batch',
+           'sample_seeds', 'ImageStoreDataset', 'default_store', 'make_targets', 'normalize', 'preprocess',
+           'class_groups', 'write_fixture_store']
 
 # %% ../nbs/08_images.ipynb #aec2c55a
 def grocery_classes() -> pd.DataFrame:
@@ -51,54 +51,8 @@ def grocery_split(split: str) -> pd.DataFrame:
     return rows
 
 # %% ../nbs/08_images.ipynb #a3f16784
-_PEPPER_NOT = r'hot|chili|jalape|serrano|hungarian|banana|ancho|pasilla|pimento|stuffed|cayenne|black|white'
-LINK_TABLE = pd.DataFrame([
-    # class, query, exclude, rationale
-    *[(c, 'raw apple', '', 'apple, raw, any variety (Foundation has variety entries; they are pooled)')
-      for c in ('Golden-Delicious', 'Granny-Smith', 'Pink-Lady', 'Red-Delicious', 'Royal-Gala')],
-    ('Avocado', 'raw avocado', '', 'avocado, raw'), ('Banana', 'raw banana', 'plantain|dehydrated', 'banana, raw (not plantain)'),
-    ('Kiwi', 'raw kiwi', '', 'kiwifruit, raw'), ('Lemon', 'raw lemon', 'peel|juice', 'lemon flesh, raw'),
-    ('Lime', 'raw lime', 'juice', 'lime, raw'), ('Mango', 'raw mango', '', 'mango, raw'),
-    *[(c, 'raw melon', 'watermelon|casaba|bitter', 'muskmelons (cantaloupe, honeydew and kin), raw') for c in ('Cantaloupe', 'Galia-Melon', 'Honeydew-Melon')],
-    ('Watermelon', 'raw watermelon', '', 'watermelon, raw'), ('Nectarine', 'raw nectarine', '', 'nectarine, raw'),
-    ('Orange', 'raw orange', 'peel|juice', 'orange flesh, raw'), ('Papaya', 'raw papaya', '', 'papaya, raw'),
-    ('Passion-Fruit', 'raw passion fruit', 'juice', 'passion fruit (granadilla), raw'), ('Peach', 'raw peach', '', 'peach, raw'),
-    *[(c, 'raw pear', 'asian|prickly|balsam', 'European pear, raw, any variety') for c in ('Anjou', 'Conference', 'Kaiser')],
-    ('Pineapple', 'raw pineapple', '', 'pineapple, raw'), ('Plum', 'raw plum', 'dried|prune', 'plum, raw'),
-    ('Pomegranate', 'raw pomegranate', '', 'pomegranate, raw'), ('Red-Grapefruit', 'raw grapefruit', 'juice', 'grapefruit, raw'),
-    ('Satsumas', 'raw mandarin', 'juice|canned', 'mandarin / tangerine / clementine, raw'),
-    *[(c, 'apple juice', '', 'apple juice, any brand') for c in ('Bravo-Apple-Juice', 'God-Morgon-Apple-Juice', 'Tropicana-Apple-Juice')],
-    *[(c, 'orange juice', 'frozen concentrate|drink', 'orange juice, any brand') for c in ('Bravo-Orange-Juice', 'God-Morgon-Orange-Juice', 'Tropicana-Juice-Smooth')],
-    ('Tropicana-Mandarin-Morning', 'orange juice', 'frozen concentrate|drink', 'a blend of mostly orange juice with mandarin'),
-    ('God-Morgon-Orange-Red-Grapefruit-Juice', 'orange juice; grapefruit juice', 'frozen concentrate|drink', 'orange and grapefruit juice blend'),
-    *[(c, 'grapefruit juice', 'drink', 'grapefruit juice') for c in ('God-Morgon-Red-Grapefruit-Juice', 'Tropicana-Golden-Grapefruit')],
-    *[(c, 'milk', r'soy|oat|almond|rice|coconut|human|goat|sheep|ewe|buttermilk|chocolate|powder|dry|dried|condensed|evaporated|filled|imitation|substitute|breakfast|shake|canned',
-       "cow's milk, fluid, any fat level (the Swedish 'mellanmjölk' is 1.5% fat)")
-      for c in ('Arla-Ecological-Medium-Fat-Milk', 'Arla-Lactose-Medium-Fat-Milk', 'Arla-Medium-Fat-Milk', 'Arla-Standard-Milk',
-                'Garant-Ecological-Medium-Fat-Milk', 'Garant-Ecological-Standard-Milk')],
-    ('Oatly-Natural-Oatghurt', 'excluded', '', 'no source in the dataset measures fermented oat products'),
-    ('Oatly-Oat-Milk', 'excluded', '', 'no source in the dataset measures oat drinks'),
-    *[(c, 'sour cream; creme fraiche', 'imitation|dip', 'cultured (sour) cream') for c in ('Arla-Ecological-Sour-Cream', 'Arla-Sour-Cream')],
-    ('Arla-Sour-Milk', 'buttermilk', 'dried|powder', 'Swedish filmjölk is a cultured milk, closest to cultured buttermilk'),
-    *[(c, 'excluded', '', 'no source in the dataset measures soy yoghurt') for c in ('Alpro-Blueberry-Soyghurt', 'Alpro-Vanilla-Soyghurt')],
-    *[(c, 'soy milk; soy drink', '', 'soy drink / soy milk') for c in ('Alpro-Fresh-Soy-Milk', 'Alpro-Shelf-Soy-Milk')],
-    *[(c, 'yoghurt', r"soy|frozen|ewe|goat|sauce|greek|cereal|covered|coated|dressing|dip|drink", "cow's milk yoghurt, plain or flavoured")
-      for c in ('Arla-Mild-Vanilla-Yoghurt', 'Arla-Natural-Mild-Low-Fat-Yoghurt', 'Arla-Natural-Yoghurt', 'Valio-Vanilla-Yoghurt',
-                'Yoggi-Strawberry-Yoghurt', 'Yoggi-Vanilla-Yoghurt')],
-    ('Asparagus', 'raw asparagus', '', 'asparagus, raw'), ('Aubergine', 'raw aubergine', '', 'aubergine (eggplant), raw'),
-    ('Cabbage', 'raw cabbage', 'chinese|savoy|red|napa|pak|bok', 'white (common) cabbage, raw'), ('Carrots', 'raw carrot', 'baby|juice|dehydrated', 'carrot, raw'),
-    ('Cucumber', 'raw cucumber', 'pickle', 'cucumber, raw'), ('Garlic', 'raw garlic', 'powder', 'garlic, raw'),
-    ('Ginger', 'raw ginger; raw ginger root', 'powder|ground|candied', 'ginger root, raw'),
-    ('Leek', 'raw leek', '', 'leek, raw'), ('Brown-Cap-Mushroom', 'raw mushroom', r'shiitake|oyster|enoki|morel|chanterelle|maitake|portabella|straw|jew|wood|dried',
-                                                         'common mushroom (Agaricus; brown cap is a strain of it), raw'),
-    ('Yellow-Onion', 'raw onion', 'spring|green|welsh|dehydrated|sweet|young', 'onion, raw'),
-    *[(c, 'raw pepper', _PEPPER_NOT, 'sweet (bell) pepper, raw, any colour')
-      for c in ('Green-Bell-Pepper', 'Orange-Bell-Pepper', 'Red-Bell-Pepper', 'Yellow-Bell-Pepper')],
-    *[(c, 'raw potato', 'sweet|skin|flesh and skin, baked', 'potato, raw') for c in ('Floury-Potato', 'Solid-Potato')],
-    ('Sweet-Potato', 'raw sweet potato', 'leaves', 'sweet potato, raw'), ('Red-Beet', 'raw beet', 'greens|canned', 'beetroot, raw'),
-    *[(c, 'raw tomato', 'green|sun-dried|juice|paste|sauce', 'ripe tomato, raw') for c in ('Beef-Tomato', 'Regular-Tomato', 'Vine-Tomato')],
-    ('Zucchini', 'raw zucchini', '', 'zucchini (courgette), raw'),
-], columns=['class_name', 'query', 'exclude', 'rationale'])
+LINK_COLUMNS = ['class_name', 'query', 'exclude', 'rationale'] # a Grocery class, the query for its food, words that rule a food out, why
+LINK_TABLE = curated_table('photo_links.csv', LINK_COLUMNS).drop(columns='source_row') # one row per class (tables/photo_links.csv)
 
 # %% ../nbs/08_images.ipynb #58ee824c
 def resolve_links(dataset: Dataset, table: pd.DataFrame = LINK_TABLE) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .core import normalize_name
+from .core import curated_table, normalize_name
 
 # %% auto #0
 __all__ = ['FOOD_WORDS', 'CONCORDANCE', 'link_foods', 'canonical_keys']
@@ -76,12 +76,7 @@ def link_foods(foods: pd.DataFrame, # one row per food: source, food_id, food_na
     return foods[hit].sort_values(['source', 'food_id'])
 
 # %% ../nbs/05b_linking.ipynb #a6dacf11
-CONCORDANCE = ( # staple foods, each one canonical food in every source that has it (queries for `link_foods`)
-    'raw spinach', 'raw apple', 'raw banana', 'raw carrot', 'raw tomato', 'raw potato', 'raw onion', 'raw garlic', 'raw cucumber',
-    'raw lettuce', 'raw cabbage', 'raw leek', 'raw mushroom', 'raw pear', 'raw peach', 'raw nectarine', 'raw orange', 'raw lemon',
-    'raw lime', 'raw kiwi', 'raw mango', 'raw melon', 'raw watermelon', 'raw pineapple', 'raw plum', 'raw avocado', 'raw asparagus',
-    'raw aubergine', 'raw zucchini', 'raw pepper', 'raw ginger', 'raw beet', 'raw grapefruit', 'raw papaya', 'raw pomegranate',
-    'raw strawberry', 'raw cherry', 'raw apricot', 'raw grape', 'raw sweet potato', 'raw mandarin', 'raw passion fruit', 'raw egg')
+CONCORDANCE = tuple(curated_table('concordance.csv', ['query'])['query']) # staple foods, each one canonical food in every source that has it (tables/concordance.csv)
 
 def canonical_keys(foods: pd.DataFrame, # one row per food: food_key, food_name, cooking_state, source, food_id, same_as
                    concordance: tuple = CONCORDANCE) -> pd.Series:
