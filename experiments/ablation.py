@@ -3,7 +3,7 @@ on the val photos (fine-class and group top-1, skill against the food-group mean
 blended paths, NLL, 90% coverage per element), then ensembles of the headline runs (K = 1, 3, 5) with their
 epistemic variance on constructed out-of-distribution inputs. Prints a table and writes `results.json`.
 
-    python bench/ablation.py --out data/ablation [--jobs long,quick,ablation,cnn] [--workers 2] [--deadline 3600]
+    python experiments/ablation.py --out data/ablation [--jobs long,quick,ablation,cnn] [--workers 2] [--deadline 3600]
 
 The `cnn` group is the pretrained recipe (the `cpu` preset: EfficientNet-Lite0, 6 epochs at 160 px, about 8 minutes a
 run alone on the 2-core development machine) and the first recipe's variants measured against it (09_train), and
