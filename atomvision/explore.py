@@ -177,7 +177,7 @@ class ExposureTab:
     """The explorer's exposure tab: a guidance value (element, end point), population, sex and bound; the weighted
     distribution of the people's exposures with the value drawn across it, the summary with bootstrap intervals, and the
     food groups the exposure comes from (see `exposure`)."""
-    def __init__(self, inputs: ExposureInputs | None = None, n_boot: int = 50):
+    def __init__(self, inputs: ExposureInputs | None = None, n_boot: int = 200): # as `atomvision exposure`: the same numbers
         import ipywidgets as w
         self.n_boot, self.views, self.summary = n_boot, None, None
         self.message, self.figure, self.table = w.HTML(), w.Output(), w.Output()

@@ -118,6 +118,7 @@ PRESETS = {
     'cpu-long': TrainConfig(**{**CNN_RECIPE, 'epochs': 6, 'members': 3}), # the headline: three members of the quick run, about 25 minutes
     'gpu': TrainConfig(**{**CNN_RECIPE, 'model': 'efficientnet_lite2', 'image_size': 260, 'epochs': 30, 'members': 3, 'device': 'cuda'}),
     'vit-hybrid': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8}), # the ViT whose attention the workbench maps, on pretrained tokens
+    'vit-hybrid-long': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8, 'members': 3}), # three members of it
     'vit': TrainConfig(**{**LEGACY, **RECIPE, 'epochs': 32, 'mixup': 0.0, 'cutmix': 0.0}), # the ViT from scratch, quick: about 9 minutes on 2 cores
     'vit-long': TrainConfig(**{**LEGACY, **RECIPE, 'epochs': 100}), # the ViT from scratch: about 30 minutes on 2 cores
     'vit-gpu': TrainConfig(**{**LEGACY, **RECIPE, 'image_size': 128, 'epochs': 150, 'members': 3, 'device': 'cuda'}), # the same recipe at 128 px

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 LONG_EPOCHS, ABLATION_EPOCHS = 100, 40
-ENSEMBLES = [('long', 3), ('long', 5), ('gpu', 3)] # (variant, K): members are its seeds 0..K-1
+ENSEMBLES = [('long', 3), ('long', 5), ('gpu', 3), ('hybrid', 3), ('hybrid-distill', 3)] # (variant, K): members are its seeds 0..K-1
 # name -> (preset, changes); the ViT recipe is the vit-long preset's (atomvision.train.RECIPE), the pretrained one the
 # cpu preset's (atomvision.train.CNN_RECIPE)
 VARIANTS = {
