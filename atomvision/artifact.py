@@ -71,11 +71,16 @@ def artifact_record(files: list, # the members' weight files, inside `folder`
     with h5py.File(store) as f:
         links = pd.read_json(io.StringIO(f.attrs['links']), orient='records')[['class_name', 'food_key', 'source', 'food_name']]
         photo_size, inputs = int(f.attrs['size']), str(f.attrs['inputs'])
-    config, _ = checkpoint_config(files[0])
+    configs = [checkpoint_config(f)[0] for f in files]
+    config = configs[0]
+    for other, f in zip(configs[1:], files[1:]): # an ensemble may mix backbones (a CNN and a ViT), not inputs or outputs
+        for key in ('image_size', 'n_classes', 'elements'):
+            if getattr(other, key) != getattr(config, key): raise ValueError(f'{Path(f).name}: {key} {getattr(other, key)!r} differs from the first member\'s {getattr(config, key)!r}')
+    backbones = {c.backbone for c in configs}
     name = lambda f: Path(f).resolve().relative_to(Path(folder).resolve()).as_posix() if folder else str(Path(f).resolve())
     return dict(format=ARTIFACT_FORMAT, atomvision_version=__version__,
-                members=[dict(file=name(f), sha256=sha256_of(f), bytes=Path(f).stat().st_size) for f in files],
-                model=dict(backbone=config.backbone, image_size=config.image_size, n_classes=config.n_classes, panel=list(config.elements)),
+                members=[dict(file=name(f), sha256=sha256_of(f), bytes=Path(f).stat().st_size, backbone=c.backbone) for f, c in zip(files, configs)],
+                model=dict(backbone=config.backbone if len(backbones) == 1 else 'mixed', image_size=config.image_size, n_classes=config.n_classes, panel=list(config.elements)),
                 preprocessing=dict(photo_size=photo_size, eval_crop=EVAL_CROP, mean=train.mean.tolist(), std=train.std.tolist()),
                 classes=dict(names=refs.class_names, bound=refs.bound, central=_plain(refs.central), spread=_plain(refs.spread), count=refs.count.tolist()),
                 links=links.to_dict('records'),
@@ -135,7 +140,9 @@ class Artifact:
 
     def check(self, model: torch.nn.Module, file: Path) -> None:
         "A one-line error naming what differs when `model` (loaded from `file`) is not the model the artifact describes."
-        c, want = model.config, self.record['model']
+        c, want = model.config, dict(self.record['model'])
+        entry = next((e for e in self.record['members'] if e['file'] == Path(file).name or self.path.parent / e['file'] == Path(file)), {})
+        if want['backbone'] == 'mixed': want['backbone'] = entry.get('backbone') # an ensemble that mixes backbones: each member's own
         have = dict(backbone=c.backbone, image_size=c.image_size, n_classes=c.n_classes, panel=list(c.elements))
         for key in want:
             if want[key] != have[key]: raise ValueError(f'{self.path}: {key} is {want[key]!r} in the artifact but {have[key]!r} in {Path(file).name}')

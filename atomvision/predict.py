@@ -219,7 +219,8 @@ class Predictor:
         self.artifact = open_artifact(self.checkpoint, members, store)
         self.models = self.artifact.load_models()
         self.config = self.models[0].config
-        self.layout = torch.contiguous_format if self.config.backbone == 'vit' else torch.channels_last # convolutions run 1.4x faster channels-last on CPU
+        cnn = any(m.config.backbone != 'vit' or m.config.hybrid for m in self.models) # convolutions run 1.4x faster channels-last on CPU
+        self.layout = torch.channels_last if cnn else torch.contiguous_format
         self.models = [m.to(memory_format=self.layout) for m in self.models]
         self.path, self.blend_weight = prediction_path(self.checkpoint, self.models)
         self.unfamiliar_threshold = saved_unfamiliar_threshold(self.checkpoint) # None: never flagged
