@@ -299,7 +299,7 @@ more than {rules.get('outlier_z', 5)} robust standard deviations and a factor of
 {flagged}.</p>"""
 
 # %% ../nbs/06_explore.ipynb #7a519379
-def _exposure_section(inputs: ExposureInputs | None, n_boot: int = 100) -> str:
+def _exposure_section(inputs: ExposureInputs | None, n_boot: int = 200) -> str: # 200: as `atomvision exposure` and the explorer
     "The report's exposure section: methods and assumptions, the adult and child table, the published figures beside ours."
     from atomvision.exposure import SPECIES, compare_published, consumption_without_occurrence, exposure_table
     head = '<h2>Dietary exposure</h2>'
