@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #c5ca29c1
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import io
@@ -20,13 +21,14 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['ROLES', 'ELEMENTS', 'ELEMENT_BY_SYMBOL', 'PANEL', 'SPECIES', 'CENSORING', 'CENSORED', 'VALUE_KINDS', 'TIDY_COLUMNS',
-           'QUARANTINE_COLUMNS', 'MAX_MG_KG', 'BOUNDS', 'mirror_dir', 'project_root', 'data_dir', 'atomic_write',
-           'Element', 'Analyte', 'normalize_name', 'UnknownElementError', 'resolve', 'element', 'resolve_column',
-           'registry_frame', 'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'basis_kind',
-           'ReadResult', 'ReaderError', 'Reading', 'require_columns', 'check_file', 'check_size', 'read_records',
-           'read_delimited', 'unique_lookup', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table',
-           'tables_dir', 'curated_table', 'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
+__all__ = ['EXCERPT_MANIFEST', 'ROLES', 'ELEMENTS', 'ELEMENT_BY_SYMBOL', 'PANEL', 'SPECIES', 'CENSORING', 'CENSORED',
+           'VALUE_KINDS', 'TIDY_COLUMNS', 'QUARANTINE_COLUMNS', 'MAX_MG_KG', 'BOUNDS', 'mirror_dir', 'project_root',
+           'data_dir', 'excerpts_dir', 'is_excerpt_mirror', 'use_mirror', 'atomic_write', 'Element', 'Analyte',
+           'normalize_name', 'UnknownElementError', 'resolve', 'element', 'resolve_column', 'registry_frame',
+           'unit_factor', 'to_mg_kg', 'tidy_frame', 'is_censored', 'quarantine_frame', 'basis_kind', 'ReadResult',
+           'ReaderError', 'Reading', 'require_columns', 'check_file', 'check_size', 'read_records', 'read_delimited',
+           'unique_lookup', 'keep_known_analytes', 'parse_numbers', 'parse_units', 'read_table', 'tables_dir',
+           'curated_table', 'censored_interval', 'bound_values', 'pick_device', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #8add1e20
 def mirror_dir() -> Path | None:
@@ -46,6 +48,29 @@ def data_dir(create: bool = False, # make the folder if it is missing
     path = Path(value).expanduser().resolve() if value else (project_root() or Path.cwd().resolve()) / 'data'
     if create: path.mkdir(parents=True, exist_ok=True)
     return path
+
+# %% ../nbs/00_core.ipynb #2c51f046
+EXCERPT_MANIFEST = 'EXCERPTS.csv' # the manifest that makes a mirror folder an excerpt mirror
+
+def excerpts_dir() -> Path:
+    "The committed excerpts of the agencies' files (`tests/excerpts/` of the project)."
+    root = project_root() or project_root(Path(__file__).resolve().parent)
+    return (root or Path.cwd()) / 'tests' / 'excerpts'
+
+def is_excerpt_mirror(folder: Path | None) -> bool:
+    "Whether `folder` is a mirror of excerpts (it holds `EXCERPTS.csv`)."
+    return folder is not None and (Path(folder) / EXCERPT_MANIFEST).is_file()
+
+@contextlib.contextmanager
+def use_mirror(folder: Path | None, # the mirror for the block; None unsets it
+              ):
+    "Point `ATOMVISION_MIRROR` at `folder` inside a `with` block, and restore it after."
+    saved = os.environ.get('ATOMVISION_MIRROR')
+    os.environ['ATOMVISION_MIRROR'] = str(folder) if folder is not None else ''
+    try: yield folder
+    finally:
+        if saved is None: os.environ.pop('ATOMVISION_MIRROR', None)
+        else: os.environ['ATOMVISION_MIRROR'] = saved
 
 # %% ../nbs/00_core.ipynb #c593a760
 def atomic_write(path: Path, # the final file

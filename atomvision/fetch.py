@@ -18,11 +18,11 @@ import pandas as pd
 import pooch
 from tqdm.auto import tqdm
 
-from .core import atomic_write, data_dir, mirror_dir
+from .core import EXCERPT_MANIFEST, atomic_write, data_dir, is_excerpt_mirror, mirror_dir
 
 # %% auto #0
 __all__ = ['SOURCES', 'FILES', 'TREES', 'Source', 'SourceFile', 'registered_size', 'FetchError', 'sha256_of', 'atomic_copy',
-           'safe_unzip', 'cache_dir', 'fetch_file', 'SourceTree', 'tree_paths', 'fetch_tree', 'fetch']
+           'safe_unzip', 'cache_dir', 'excerpt_file', 'fetch_file', 'SourceTree', 'tree_paths', 'fetch_tree', 'fetch']
 
 # %% ../nbs/01_fetch.ipynb #5360f8ff
 @dataclass(frozen=True)
@@ -185,6 +185,7 @@ FILES: dict[str, SourceFile] = _parse_files(_FILE_TABLE)
 
 def registered_size(path: Path | str) -> int | None:
     "The registered size of the file named like `path` (readers use it to tell a cut-off copy), or None for a file not registered."
+    if any((parent / EXCERPT_MANIFEST).is_file() for parent in Path(path).resolve().parents): return None # an excerpt: shorter by design
     name = PurePosixPath(str(path)).name
     sizes = {f.size for f in FILES.values() if f.name == name}
     return sizes.pop() if len(sizes) == 1 else None
@@ -262,18 +263,38 @@ def _download(f: SourceFile, target: Path) -> None:
                              f'file: {e}. The archive was removed; the next fetch downloads it again.') from e
         os.replace(unpacked, target)
 
+# %% ../nbs/01_fetch.ipynb #98df6635
+_MANIFESTS: dict = {} # (manifest path, mtime_ns) -> {path: row}
+
+def excerpt_file(path: str, # a path in `FILES`
+                 mirror: Path, # an excerpt mirror (it holds EXCERPTS.csv)
+                ) -> Path:
+    "The excerpt of `path` in `mirror`, verified against the mirror's manifest; never copied into the cache."
+    manifest = Path(mirror) / EXCERPT_MANIFEST
+    key = (str(manifest), manifest.stat().st_mtime_ns)
+    if key not in _MANIFESTS: _MANIFESTS[key] = pd.read_csv(manifest, dtype={'sha256': str}).set_index('path').to_dict('index')
+    row = _MANIFESTS[key].get(path)
+    if row is None: raise FetchError(f'{path}: not among the excerpts of {mirror} ({EXCERPT_MANIFEST} lists {len(_MANIFESTS[key])} files)')
+    candidate = Path(mirror) / path
+    if not candidate.is_file(): raise FetchError(f'{path}: listed in {manifest} but missing from {mirror}')
+    if sha256_of(candidate) != row['sha256']:
+        raise FetchError(f'{path}: the excerpt {candidate} has sha256 {sha256_of(candidate)}, its manifest says {row["sha256"]}: '
+                         f'write the excerpts again (tools/make_excerpts.py)')
+    return candidate
+
 # %% ../nbs/01_fetch.ipynb #5b9d41f4
 def fetch_file(file: str | SourceFile, # a path in `FILES`, or a `SourceFile`
                mirror: Path | None = None, # mirror folder; default `mirror_dir()`
               ) -> tuple[Path, str]:
-    "A verified local copy of `file` and where it came from ('cache', 'mirror' or 'download')."
+    "A verified local copy of `file` and where it came from ('cache', 'mirror', 'download', or 'excerpt' from an excerpt mirror)."
     if isinstance(file, str) and file not in FILES: raise FetchError(f'unknown file {file!r}')
     f = FILES[file] if isinstance(file, str) else file
+    mirror = mirror if mirror is not None else mirror_dir()
+    if is_excerpt_mirror(mirror): return excerpt_file(f.path, mirror), 'excerpt'
     target = cache_dir() / f.path
     if target.is_dir(): raise FetchError(f'{f.path}: the cache holds a directory where the file should be ({target}); remove it and fetch again')
     if target.exists() and target.stat().st_size == f.size and sha256_of(target) == f.sha256: return target, 'cache'
     target.parent.mkdir(parents=True, exist_ok=True)
-    mirror = mirror if mirror is not None else mirror_dir()
     looked = []
     if mirror is not None:
         candidate = Path(mirror) / f.path
