@@ -437,6 +437,8 @@ def class_groups(store: Path) -> np.ndarray:
     return groups
 
 # %% ../nbs/08_images.ipynb #7ae5583e
+_FIXTURE_FOLDERS = {'Milk': 'Packages/Milk', 'Leek': 'Vegetables'} # folders as the Grocery Store dataset's
+
 def write_fixture_store(path: Path, # the HDF5 file to write
                         class_names: tuple = ('Fixture-Apple', 'Fixture-Milk', 'Fixture-Leek'), # the classes (the second one unlinked)
                         photos: int = 4, # photos per class and split
@@ -449,7 +451,7 @@ def write_fixture_store(path: Path, # the HDF5 file to write
     images = np.clip(colours[class_id][:, None, None, :] + rng.normal(0, 12, (len(class_id), size, size, 3)), 0, 255).astype(np.uint8)
     linked = np.array([c != 1 for c in range(C)])
     central = np.where(linked[:, None], rng.normal(0, 1, (C, E)), np.nan)
-    count = np.where(linked[:, None], 8, 0)
+    count = np.where(linked[:, None], np.full((C, E), 8), 0) # (C, E), as the real store
     values = np.where(linked[:, None, None], central[:, :, None] + rng.normal(0, 0.2, (C, E, 8)), np.nan).astype(np.float32)
     links = pd.DataFrame([dict(class_name=n, query=n.lower(), food_key=f'fixture:{c}', food_name=f'{n} (fixture food)', source='fixture')
                           for c, n in enumerate(class_names) if linked[c]])
@@ -457,7 +459,8 @@ def write_fixture_store(path: Path, # the HDF5 file to write
         with h5py.File(tmp, 'w') as f:
             f['images'], f['class_id'], f['coarse_id'] = images, class_id, class_id
             f['split'] = np.tile(np.array(['train'] * photos + ['val'] * photos, dtype='S5'), C)
-            f.create_dataset('path', data=np.array([f'Fixture/Fruit/{class_names[c]}/{i}.jpg' for i, c in enumerate(class_id)], dtype=h5py.string_dtype()))
+            folders = [_FIXTURE_FOLDERS.get(n.split('-')[-1], 'Fruit') for n in class_names] # the food group each class's photos say
+            f.create_dataset('path', data=np.array([f'Fixture/{folders[c]}/{class_names[c]}/{i}.jpg' for i, c in enumerate(class_id)], dtype=h5py.string_dtype()))
             f.create_dataset('sha256', data=np.array([hashlib.sha256(im.tobytes()).hexdigest() for im in images], dtype=h5py.string_dtype()))
             ref = f.create_group('references')
             ref.create_dataset('class_name', data=np.array(class_names, dtype=h5py.string_dtype()))

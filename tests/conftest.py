@@ -10,6 +10,7 @@ the summary at the end counts notebooks and cells.
 import configparser
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -49,15 +50,21 @@ def chromium_present() -> bool:
     return shutil.which('chromium') is not None and importlib.util.find_spec('playwright') is not None
 
 
+CHECK = re.compile(r'(?m)(?:^|[;:(]\s*|\s)(?:test_eq|test_close|test_fail|test_ne|test|assert)\b[ (]') # one check: a fastcore test or an assert
+
+
 def cell_counts(path: Path, skip: set) -> dict:
     "How many code cells of `path` run, how many of them hold tests, how many are skipped by flag (and for the mirror)."
-    counts = dict(run=0, with_tests=0, skipped=0, skipped_mirror=0, skipped_chromium=0)
+    counts = dict(run=0, with_tests=0, skipped=0, skipped_mirror=0, skipped_chromium=0, checks=0, checks_skipped_mirror=0)
     for cell in json.loads(path.read_text(encoding='utf-8'))['cells']:
         if cell['cell_type'] != 'code': continue
         source = ''.join(cell['source'])
         flags = {l[2:].strip().split()[0] for l in source.splitlines() if l.startswith('#|') and l[2:].strip()}
         if 'nbdev_export(' in source: continue
+        checks = len(CHECK.findall(source))
+        if not flags & {'slow', 'cuda'}: counts['checks'] += checks # the checks CI runs when the mirror is there
         if flags & skip:
+            counts['checks_skipped_mirror'] += checks if 'mirror' in flags & skip and not flags & {'slow', 'cuda'} else 0
             counts['skipped'] += 1; counts['skipped_mirror'] += 'mirror' in flags & skip; counts['skipped_chromium'] += 'chromium' in flags & skip
             continue
         counts['run'] += 1
@@ -105,11 +112,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for name, c in stats.items():
         state = 'passed' if name in passed else 'FAILED/not run'
         terminalreporter.write_line(f"{name:32} {state:15} {c['run']:3} cells run ({c['with_tests']} with tests), {c['skipped']} skipped by flag")
-    total = {k: sum(c[k] for c in stats.values()) for k in ('run', 'with_tests', 'skipped', 'skipped_mirror', 'skipped_chromium')}
+    total = {k: sum(c[k] for c in stats.values()) for k in ('run', 'with_tests', 'skipped', 'skipped_mirror', 'skipped_chromium', 'checks', 'checks_skipped_mirror')}
     terminalreporter.write_line(f"{len(passed)} of {len(stats)} notebooks passed: {total['run']} cells run, "
                                 f"{total['with_tests']} with tests, {total['skipped']} skipped by flag")
-    terminalreporter.write_line(f"{total['skipped_mirror']} cells skipped because the mirror is absent (set ATOMVISION_MIRROR)"
-                                if total['skipped_mirror'] else "mirror present: no cell skipped for it")
+    terminalreporter.write_line(f"{total['skipped_mirror']} cells skipped because the mirror is absent (set ATOMVISION_MIRROR): "
+                                f"{total['checks_skipped_mirror']} of {total['checks']} checks ({100 * total['checks_skipped_mirror'] / max(total['checks'], 1):.1f}%), "
+                                f"in {', '.join(n for n, c in stats.items() if c['skipped_mirror'])}; the committed excerpts (tests/excerpts) stand in elsewhere"
+                                if total['skipped_mirror'] else f"mirror present: no cell skipped for it ({total['checks']} checks outside slow and cuda cells)")
     terminalreporter.write_line(f"{total['skipped_chromium']} cells skipped because Chromium or Playwright is absent (the web page test)"
                                 if total["skipped_chromium"] else "chromium present: no cell skipped for it")
     scratch = config.stash.get(_DATA, None)
