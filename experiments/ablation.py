@@ -49,7 +49,7 @@ VARIANTS = {
     'cnn-8-epochs': ('cpu', dict(members=1, epochs=8)),
     'cnn-lite2': ('cpu', dict(members=1, model='efficientnet_lite2')),
     'hybrid': ('vit-hybrid', dict(members=1)), # the ViT on Lite0's pretrained early blocks
-    'hybrid-distill': ('vit-hybrid', dict(members=1, teacher='data/runs/cpu-seed0')), # ... taught by the cpu preset's run (DeiT, hard)
+    'hybrid-distill': ('vit-hybrid', dict(members=1, teacher='{out}/cnn/seed0')), # ... taught by the cnn variant's seed-0 run (DeiT, hard)
     'recipe': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1)),
     'patch-stem': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(stem='patch'))),
     'cls-token': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1, model_changes=dict(pool='cls'))),
@@ -166,6 +166,7 @@ def main():
         preset, changes = VARIANTS[name]
         changes = {**changes, **common, 'device': args.device,
                    'model_changes': {**changes.get('model_changes', {}), **common.get('model_changes', {})}}
+        if 'teacher' in changes: changes['teacher'] = changes['teacher'].format(out=out) # a run of this folder
         for seed in range(max(args.seeds, 5) if name == 'long' else args.seeds):
             jobs.append((name, seed, preset, {**changes, 'seed': seed}))
     started = time.time()
