@@ -195,7 +195,7 @@ def cmd_train(args) -> int:
 def _train_parser(commands) -> None:
     "The `train` command's options."
     train_parser = commands.add_parser('train', help='train the element model on the photo store (resumes a killed run)')
-    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), gpu, vit-hybrid and vit-hybrid-long (the ViT on pretrained tokens), vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
+    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), gpu, vit-hybrid and vit-hybrid-long (the ViT on pretrained tokens), vit-distill and vit-distill-long (the same, taught by the cpu run), vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
     train_parser.add_argument('--members', type=int, help='train an ensemble of N members (seeds seed..seed+N-1)')
     train_parser.add_argument('--config', help='settings to change, as JSON text or a JSON file, e.g. \'{"epochs": 5}\'')
     train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<preset>-seed<seed>)')

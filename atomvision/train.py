@@ -31,10 +31,10 @@ from .vit import Z90, ElementViT, attention_maps, build_model, element_loss, sav
 # %% auto #0
 __all__ = ['RECIPE', 'CNN_RECIPE', 'LEGACY', 'HYBRID_RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path',
            'saved_presets', 'config_from', 'lr_factor', 'param_groups', 'ema_model', 'update_ema', 'distributed',
-           'config_changes', 'check_resume', 'evaluate_loss', 'Run', 'setup_run', 'pretrained_part', 'load_teacher',
-           'resume_run', 'save_checkpoint', 'batch_loss', 'distillation_loss', 'group_log_probs', 'train_mode',
-           'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch', 'train_member', 'finish_member', 'train',
-           'default_run_dir']
+           'config_changes', 'check_resume', 'evaluate_loss', 'Run', 'setup_run', 'pretrained_part', 'teacher_path',
+           'load_teacher', 'resume_run', 'save_checkpoint', 'batch_loss', 'distillation_loss', 'group_log_probs',
+           'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch', 'train_member',
+           'finish_member', 'train', 'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
 @dataclass
@@ -119,6 +119,8 @@ PRESETS = {
     'gpu': TrainConfig(**{**CNN_RECIPE, 'model': 'efficientnet_lite2', 'image_size': 260, 'epochs': 30, 'members': 3, 'device': 'cuda'}),
     'vit-hybrid': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8}), # the ViT whose attention the workbench maps, on pretrained tokens
     'vit-hybrid-long': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8, 'members': 3}), # three members of it
+    'vit-distill': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8, 'teacher': 'runs/cpu-seed0'}), # ... taught by make run's CNN (DeiT, hard)
+    'vit-distill-long': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8, 'members': 3, 'teacher': 'runs/cpu-seed0'}), # three members of it
     'vit': TrainConfig(**{**LEGACY, **RECIPE, 'epochs': 32, 'mixup': 0.0, 'cutmix': 0.0}), # the ViT from scratch, quick: about 9 minutes on 2 cores
     'vit-long': TrainConfig(**{**LEGACY, **RECIPE, 'epochs': 100}), # the ViT from scratch: about 30 minutes on 2 cores
     'vit-gpu': TrainConfig(**{**LEGACY, **RECIPE, 'image_size': 128, 'epochs': 150, 'members': 3, 'device': 'cuda'}), # the same recipe at 128 px
@@ -334,11 +336,18 @@ def pretrained_part(model: torch.nn.Module) -> torch.nn.Module | None:
     "The part of `model` that starts from ImageNet weights (a CNN's backbone, a hybrid ViT's stem), or None."
     return model.pretrained_module() if hasattr(model, 'pretrained_module') else None
 
+def teacher_path(teacher: str) -> Path:
+    "A teacher run: the path as given, or a relative one not found there under the data folder (`runs/cpu-seed0`)."
+    path = Path(teacher)
+    if not path.exists() and not path.is_absolute() and (data_dir() / path).exists(): path = data_dir() / path
+    if not path.exists(): raise ValueError(f'teacher run {teacher} not found (nor under {data_dir()}): train it first (atomvision train --preset cpu)')
+    return path
+
 def load_teacher(config: TrainConfig, n_classes: int, device: torch.device) -> torch.nn.Module:
     "The distillation teacher named by `config.teacher` (its first member), checked to know the student's classes."
     if not vit_config(config.model).backbone == 'vit': raise ValueError('distillation teaches a ViT student; the model is a CNN')
     if config.distill_kind not in ('hard', 'soft'): raise ValueError(f"distill_kind must be 'hard' or 'soft', not {config.distill_kind!r}")
-    teacher = load_members(Path(config.teacher), 1)[0]
+    teacher = load_members(teacher_path(config.teacher), 1)[0]
     if teacher.config.n_classes != n_classes:
         raise ValueError(f'teacher {config.teacher} has {teacher.config.n_classes} classes, the student {n_classes}: train both on the same photos')
     if pretrained_part(teacher) is not None: teacher = teacher.to(memory_format=torch.channels_last)
