@@ -3,20 +3,23 @@ the harmonized table, the explorer, the damaged-input corpus and the FDC client'
 
 Every excerpt keeps the upstream file's name, header and format and a chosen subset of its rows (named in
 EXCERPTS.csv, with the sha256 of the excerpt and of the upstream file it was cut from). Workbooks are rewritten with
-openpyxl (values kept as text), so an excerpt of Ciqual's .xls is an .xlsx workbook under the .xls name (calamine
+openpyxl (values kept as text; their bytes carry the time of writing, so a rerun changes their sha256s), so an excerpt of Ciqual's .xls is an .xlsx workbook under the .xls name (calamine
 reads both). Nothing here is invented: every row is a row of the real file.
 
     ATOMVISION_MIRROR=../shared/data python tools/make_excerpts.py
 """
 import csv
-import hashlib
 import io
+import json
 import os
 import shutil
 import zipfile
 from pathlib import Path
 
 import pandas as pd
+
+from atomvision.fetch import sha256_of
+from atomvision.usda_fdc import FDC_NUMBER_TO_SYMBOL
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / 'tests' / 'excerpts'
@@ -38,11 +41,8 @@ INCA3_PEOPLE = 100 # per population (adults, children)
 rows_kept: list = []
 
 
-def sha256(path: Path) -> str: return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def record(rel: str, selection: str, kept: int) -> None:
-    rows_kept.append(dict(path=rel, sha256=sha256(OUT / rel), size=(OUT / rel).stat().st_size, upstream_sha256=sha256(MIRROR / rel),
+    rows_kept.append(dict(path=rel, sha256=sha256_of(OUT / rel), size=(OUT / rel).stat().st_size, upstream_sha256=sha256_of(MIRROR / rel),
                           rows_kept=kept, selection=selection))
 
 
@@ -116,11 +116,10 @@ def fdc_foundation(rel: str) -> None:
 
 def search_recording(rel: str, foods: int) -> None:
     "A recorded search response with its first `foods` hits (its paging metadata unchanged)."
-    import json
-    record_ = json.loads((MIRROR / rel).read_text(encoding='utf-8'))
-    record_['foods'] = record_['foods'][:foods]
+    response = json.loads((MIRROR / rel).read_text(encoding='utf-8'))
+    response['foods'] = response['foods'][:foods]
     (OUT / rel).parent.mkdir(parents=True, exist_ok=True)
-    (OUT / rel).write_text(json.dumps(record_, ensure_ascii=False), encoding='utf-8')
+    (OUT / rel).write_text(json.dumps(response, ensure_ascii=False), encoding='utf-8')
     record(rel, f'the response with its first {foods} hits; metadata (totalHits, pages) unchanged', foods)
 
 
@@ -140,7 +139,6 @@ def main() -> None:
              f"foods {', '.join(CIQUAL_FOODS)} (alim_code) and the first 3 with a '< x', a 'traces' and a 0 value; written as .xlsx")
     # USDA
     fdc_foundation('usda_fdc/FoodData_Central_foundation_food_csv_2024-10-31.zip')
-    from atomvision.usda_fdc import FDC_NUMBER_TO_SYMBOL
     sr = lambda l: l[1:6] in SR28_FOODS
     element = lambda l: l.split('^')[1].strip('~') in FDC_NUMBER_TO_SYMBOL
     lines('usda_sr28/NUT_DATA.txt', lambda l: sr(l) and element(l), f"foods {', '.join(SR28_FOODS)} (NDB_No), element nutrients only",
