@@ -1,13 +1,11 @@
-"""Shared fixtures: the repository root, and the notebooks run by nbdev's own test runner.
+"""Shared fixtures: the repository root, and the notebooks run by the one notebook runner.
 
-Each notebook runs in a fresh Python process through `nbdev.test.test_nb` (the engine behind
-`nbdev_test`), skipping the cells flagged with settings.ini's `tst_flags` unless NBDEV_FLAGS names
-them. Cells flagged `mirror` need the mirror of the agencies' files (ATOMVISION_MIRROR); the flag is turned
-on automatically when the mirror exists, and the summary says how many cells were skipped without it. The
-notebooks run concurrently (ATOMVISION_TEST_WORKERS, default: the machine's cores), and
-the summary at the end counts notebooks and cells.
+Each notebook runs in a fresh Python process through `tools/run_notebooks.py --check`, which runs it as `nbdev_test`
+does and decides which flagged cells run (`active_flags`: those NBDEV_FLAGS names, plus `mirror` where
+ATOMVISION_MIRROR names a folder and `chromium` where Chromium and Playwright are installed). The summary at the end
+counts notebooks, cells and checks, and says how many were skipped without the mirror. The notebooks run
+concurrently (ATOMVISION_TEST_WORKERS, default: the machine's cores).
 """
-import configparser
 import json
 import os
 import re
@@ -21,33 +19,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-_RUNNER = ('import sys; from pathlib import Path; from nbdev.test import test_nb as run_nb; '
-           'ok, secs = run_nb(Path(sys.argv[1]), skip_flags=sys.argv[2].split(), force_flags=sys.argv[3].split(), '
-           'basepath=sys.argv[4]); print(f"notebook-seconds {secs:.1f}"); sys.exit(0 if ok else 1)')
-
-
-def settings() -> configparser.SectionProxy:
-    config = configparser.ConfigParser(delimiters=['='])
-    config.read(ROOT / 'settings.ini', encoding='utf-8')
-    return config['DEFAULT']
-
-
-def notebooks() -> list:
-    "The notebooks nbdev_test would test: under nbs/, not starting with '_' or '.'."
-    return sorted(p for p in (ROOT / settings()['nbs_path']).rglob('*.ipynb')
-                  if not any(part.startswith(('_', '.')) for part in p.relative_to(ROOT).parts))
-
-
-def mirror_present() -> bool:
-    "Whether the mirror named by ATOMVISION_MIRROR exists (then the `mirror` cells run)."
-    value = os.environ.get('ATOMVISION_MIRROR', '').strip()
-    return bool(value) and Path(value).expanduser().is_dir()
-
-
-def chromium_present() -> bool:
-    "Whether Debian's chromium and Playwright for Python are installed (then the `chromium` cells run)."
-    import importlib.util
-    return shutil.which('chromium') is not None and importlib.util.find_spec('playwright') is not None
+sys.path.insert(0, str(ROOT / 'tools'))
+from run_notebooks import active_flags, cell_flags, notebooks, test_flags  # noqa: E402
 
 
 CHECK = re.compile(r'(?m)(?:^|[;:(]\s*|\s)(?:test_eq|test_close|test_fail|test_ne|test|assert)\b[ (]') # one check: a fastcore test or an assert
@@ -59,7 +32,7 @@ def cell_counts(path: Path, skip: set) -> dict:
     for cell in json.loads(path.read_text(encoding='utf-8'))['cells']:
         if cell['cell_type'] != 'code': continue
         source = ''.join(cell['source'])
-        flags = {l[2:].strip().split()[0] for l in source.splitlines() if l.startswith('#|') and l[2:].strip()}
+        flags = cell_flags(source)
         if 'nbdev_export(' in source: continue
         checks = len(CHECK.findall(source))
         if not flags & {'slow', 'cuda'}: counts['checks'] += checks # the checks CI runs when the mirror is there
@@ -72,17 +45,17 @@ def cell_counts(path: Path, skip: set) -> dict:
     return counts
 
 
-def _run(path: Path, skip: list, force: list) -> subprocess.CompletedProcess:
+def _run(path: Path, flags: str) -> subprocess.CompletedProcess:
     timeout = int(os.environ.get('ATOMVISION_NOTEBOOK_TIMEOUT', '1200'))
-    return subprocess.run([sys.executable, '-c', _RUNNER, str(path), ' '.join(skip), ' '.join(force), str(ROOT)],
+    return subprocess.run([sys.executable, str(ROOT / 'tools' / 'run_notebooks.py'), '--check', str(path), '--flags', flags],
                           capture_output=True, text=True, timeout=timeout, cwd=path.parent)
 
 
 @pytest.fixture(scope='session')
 def notebook_runs(request):
     "Start every notebook at once (bounded by the worker count); tests wait for their own."
-    skip = settings()['tst_flags'].split()
-    force = os.environ.get('NBDEV_FLAGS', '').split() + (['mirror'] if mirror_present() else []) + (['chromium'] if chromium_present() else [])
+    requested = os.environ.get('NBDEV_FLAGS', '')
+    force = active_flags(requested)
     if 'ATOMVISION_DATA' not in os.environ and 'slow' not in force:
         # tests write into a temporary data folder, never the project's data/ (the slow cells use the real runs there)
         scratch = tempfile.mkdtemp(prefix='atomvision-test-data-')
@@ -92,10 +65,9 @@ def notebook_runs(request):
     workers = int(os.environ.get('ATOMVISION_TEST_WORKERS', os.cpu_count() or 1))
     pool = ThreadPoolExecutor(max_workers=workers)
     request.addfinalizer(pool.shutdown)
-    runs = {p.name: pool.submit(_run, p, skip, force) for p in notebooks()}
+    runs = {p.name: pool.submit(_run, p, requested) for p in notebooks()}
     stats = request.config.stash.setdefault(_STATS, {})
-    active = set(skip) - set(force)
-    for p in notebooks(): stats[p.name] = cell_counts(p, active)
+    for p in notebooks(): stats[p.name] = cell_counts(p, set(test_flags()) - force)
     return runs
 
 
