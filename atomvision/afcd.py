@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ReadResult, Reading, ReaderError, check_file, resolve, tidy_frame, unit_factor
+from .elements import resolve, unit_factor
+from .schema import tidy_frame
+from .readers import ReadResult, Reading, ReaderError, check_file
 from .fetch import fetch_file
 from .registry import SourceSpec, register
 

@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .core import atomic_write, bound_values
+from .config import atomic_write
+from .schema import bound_values
 from .fetch import sha256_of
 from .images import EVAL_CROP, ImageStoreDataset, References, default_store
 from .vit import checkpoint_config, load_model

@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from .core import PANEL, atomic_write, mirror_dir, data_dir, registry_frame
+from .config import atomic_write, mirror_dir, data_dir
+from .elements import PANEL, registry_frame
 from .fetch import SOURCES, FetchError, fetch
-from .core import BOUNDS
+from .schema import BOUNDS
 
 # %% auto #0
 __all__ = ['EXIT_USER_ERROR', 'USER_ERRORS', 'UserError', 'cmd_info', 'cmd_fetch', 'cmd_build', 'cmd_report', 'cmd_train',
@@ -80,7 +81,7 @@ def _opens(path: Path) -> bool:
 
 def _print_tables(records: pd.DataFrame, overlays: dict) -> None:
     "The table of each photo, and where its attention overlay was saved."
-    from atomvision.core import ELEMENT_BY_SYMBOL
+    from atomvision.elements import ELEMENT_BY_SYMBOL
     for path, rows in records[records.error == ''].groupby('path', sort=False):
         first = rows.iloc[0]
         print(f"\n{path}  (prediction path: {first.prediction_path}; closest: {first.closest_class}; foods: {first.closest_foods or 'none linked'})")
@@ -136,7 +137,7 @@ def cmd_build(args) -> int:
 
 def _references(pairs: list[str]) -> dict:
     "{'Pb': 0.1} from ['Pb=0.1']; a clear error for anything else."
-    from atomvision.core import element
+    from atomvision.elements import element
     out = {}
     for pair in pairs or []:
         name, _, level = pair.partition('=')
@@ -242,7 +243,7 @@ def _tune_parser(commands) -> None:
 def cmd_evaluate(args) -> int:
     "Evaluate a checkpoint, run or ensemble folder on the val split of the store, or on any folder of photos with a split file."
     import json
-    from atomvision.core import atomic_write
+    from atomvision.config import atomic_write
     from atomvision.artifact import load_members
     from atomvision.evaluate import evaluate_run, load_split_file
     from atomvision.images import EVAL_CROP
@@ -259,7 +260,7 @@ def cmd_evaluate(args) -> int:
     try: load_members(checkpoint, 1)
     except (ValueError, OSError) as e: raise UserError(str(e)) from e
     result = evaluate_run(checkpoint, mc_samples=args.mc_samples, out=out, images=images, class_ids=class_ids,
-                          label=str(args.split) if args.split else 'val', path=args.path, members=args.members,
+                          label=str(args.split) if args.split else 'val', route=args.route, members=args.members,
                           blend_by=args.blend_by, crop=crop)
     summary, folder = result['summary'], checkpoint if checkpoint.is_dir() else checkpoint.parent
     if crop == EVAL_CROP: # chosen on val in the view `atomvision predict` uses: predict and serve use them
@@ -277,7 +278,7 @@ def _evaluate_parser(commands) -> None:
     "The `evaluate` command's options."
     evaluate_parser = commands.add_parser('evaluate', help='metrics and figures of a checkpoint on held-out photos')
     evaluate_parser.add_argument('--checkpoint', help='a .safetensors checkpoint, a run folder or an ensemble folder (default: the quick CPU run)')
-    evaluate_parser.add_argument('--path', choices=['direct', 'mixture', 'blend'], default='blend', help='how elements are predicted (default: blend, weight chosen on val)')
+    evaluate_parser.add_argument('--route', '--path', dest='route', choices=['direct', 'mixture', 'blend'], default='blend', help='the prediction path: how elements are predicted (default: blend, weight chosen on val)')
     evaluate_parser.add_argument('--blend-by', choices=['nll', 'mae'], default='nll', help="the blend weight's criterion on val: mean NLL of the individual values (default) or mean MAE of the median")
     evaluate_parser.add_argument('--members', type=int, help='use the first N members of an ensemble')
     evaluate_parser.add_argument('--images', help='folder of photos (with --split)')
@@ -389,7 +390,7 @@ def cmd_run(args) -> int:
     build_image_store(load_dataset())
     try: run = train(config_from('cpu'), default_run_dir(config_from('cpu'), 'cpu'))
     except ValueError as e: raise UserError(f'{e} (a run of an earlier quick preset: move that folder away to train the current one)') from e
-    code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, path='blend', members=None, blend_by='nll', crop=None))
+    code = cmd_evaluate(argparse.Namespace(checkpoint=str(run), images=None, split=None, mc_samples=8, out=None, route='blend', members=None, blend_by='nll', crop=None))
     print(f"""
 Results:
   unified dataset  {data_dir() / 'unified'}
@@ -455,7 +456,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/11_cli.ipynb #66e6479d
 def _user_errors() -> tuple:
-    from atomvision.core import ReaderError
+    from atomvision.readers import ReaderError
     from atomvision.fetch import FetchError
     from atomvision.usda_fdc import FdcError
     return (UserError, ReaderError, FetchError, FdcError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ReaderError, Reading, parse_numbers, quarantine_frame, read_table
+from .schema import quarantine_frame
+from .readers import ReaderError, Reading, parse_numbers, read_table
 from .fetch import fetch_file, registered_size
 from .registry import SourceSpec, register
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import (ReadResult, Reading, ReaderError, check_file, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
-                             read_delimited, read_table, require_columns, resolve, tidy_frame, unique_lookup, unit_factor)
+from .elements import resolve, unit_factor
+from .schema import quarantine_frame, tidy_frame
+from .readers import ReadResult, Reading, ReaderError, check_file, keep_known_analytes, parse_numbers, parse_units, read_delimited, read_table, require_columns, unique_lookup
 from .fetch import fetch_file, registered_size
 from .registry import SourceSpec, register
 

@@ -17,9 +17,10 @@ import seaborn as sns
 import torch
 import torch.nn.functional as F
 
-from .core import PANEL, atomic_write, data_dir, pick_device
+from .config import atomic_write, data_dir, pick_device
+from .elements import PANEL
 from .artifact import load_members
-from .predict import blend_predictions, combine, direct_prediction, ensemble_outputs, has_dropout, mixture_prediction, nearest_classes, saved_blend_weight, unfamiliarity
+from .predict import blend_predictions, class_disagreement, combine, direct_prediction, ensemble_outputs, has_dropout, mixture_prediction, nearest_classes, saved_blend_weight, unfamiliarity
 from .images import ImageStoreDataset, References, augment, class_groups, default_store, load_photo, make_targets, normalize, preprocess, EVAL_CROP
 from .vit import ElementPrediction, attention_maps, checkpoint_config, element_attention_maps, load_model, map_name, mixture_log_density, sample_outputs
 from .plots import plot_overlay
@@ -170,7 +171,7 @@ def class_metrics(class_probs: torch.Tensor, class_ids: np.ndarray, groups: np.n
 # %% ../nbs/10_evaluate.ipynb #bf774fcc
 def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val', mc_samples: int = 8, out: Path | None = None,
                  images: torch.Tensor | None = None, class_ids: np.ndarray | None = None, label: str = '',
-                 path: str = 'blend', # 'direct', 'mixture' or 'blend' (models without a class head: always 'direct')
+                 route: str = 'blend', # the prediction path: 'direct', 'mixture' or 'blend' (models without a class head: always 'direct')
                  blend_weight: float | None = None, # weight on the mixture path; None: chosen on the val photos
                  blend_by: str = 'nll', # how a weight is chosen on val: 'nll' or 'mae' (see `choose_blend_weight`)
                  members: int | None = None, # use the first N members of an ensemble
@@ -189,19 +190,19 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
     class_ids = np.asarray(class_ids)
     outputs = ensemble_outputs(models, images, train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop)
     has_classes = outputs['class_probs'] is not None
-    path = path if has_classes else 'direct'
+    route = route if has_classes else 'direct'
     blend_curve = None
-    if path == 'blend' and blend_weight is None:
+    if route == 'blend' and blend_weight is None:
         val_outputs = outputs if (split == 'val' and len(images) == len(val) and not label) else \
             ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop)
         blend_weight, blend_curve = choose_blend_weight(val_outputs, val.class_ids, refs, config.elements, by=blend_by)
-    pred = combine(outputs, refs, path, blend_weight if blend_weight is not None else 0.5, config.elements)
+    pred = combine(outputs, refs, route, blend_weight if blend_weight is not None else 0.5, config.elements)
     table = evaluation_table(pred, class_ids, refs, train_set.class_ids, groups)
     curve = coverage_curve(pred, class_ids, refs)
     nearest = nearest_classes(pred, refs)
     summary = dict(checkpoint=str(checkpoint), split=label or split, photos=int(len(images)), members=len(models), mc_samples=mc_samples, view_crop=crop,
-                   path=pred.path, point_estimate='median', blend_weight=blend_weight if path == 'blend' else None,
-                   blend_chosen_by=(blend_by if blend_curve is not None else 'given') if path == 'blend' else None,
+                   route=pred.route, point_estimate='median', blend_weight=blend_weight if route == 'blend' else None,
+                   blend_chosen_by=(blend_by if blend_curve is not None else 'given') if route == 'blend' else None,
                    elements_beating_train_mean=int((table.skill_vs_mean > 0).sum()), elements_beating_group_mean=int((table.skill_vs_group > 0).sum()),
                    elements=int(len(table)), mean_skill_vs_train_mean=float(table.skill_vs_mean.mean()),
                    mean_skill_vs_group_mean=float(table.skill_vs_group.mean()),
@@ -419,7 +420,7 @@ def load_split_file(images_dir: Path, split_file: Path, size: int = 256) -> tupl
 
 # %% ../nbs/10_evaluate.ipynb #1a44ccf3
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
-                  path: str = 'blend', blend_weight: float | None = None, seed: int = 0, crop: float = EVAL_CROP) -> dict:
+                  route: str = 'blend', blend_weight: float | None = None, seed: int = 0, crop: float = EVAL_CROP) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
     (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`; NaN when a model
     has no epistemic part: one member, no dropout, one path). The blend weight
@@ -436,11 +437,11 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
     result = {}
     for name, batch in (('val', images), ('inverted', 255 - images), ('noise', noise)):
         outputs = ensemble_outputs(models, batch, val.mean, val.std, size, passes, crop=crop)
-        pred = combine(outputs, refs, path if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
+        pred = combine(outputs, refs, route if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
         result[name] = float(pred.epistemic_var.mean())
         if pred.confusion_var is not None: result[f'{name}_confusion'] = float(pred.confusion_var.mean())
     for name in ('inverted', 'noise'): result[f'ratio_{name}'] = result[name] / result['val'] if result['val'] > 0 else float('nan')
-    return dict(result, members=len(models), mc_samples=passes, path=path, blend_weight=blend_weight)
+    return dict(result, members=len(models), mc_samples=passes, route=route, blend_weight=blend_weight)
 
 # %% ../nbs/10_evaluate.ipynb #ce7637fe
 def auroc(known: np.ndarray, unseen: np.ndarray) -> float:
@@ -450,28 +451,34 @@ def auroc(known: np.ndarray, unseen: np.ndarray) -> float:
     return float((ranks.sum() - len(unseen) * (len(unseen) + 1) / 2) / (len(known) * len(unseen)))
 
 def held_out_scores(checkpoint: Path, classes: tuple, # the classes held out of the model's training
-                    store: Path | None = None, mc_samples: int = 8, members: int | None = None, path: str = 'blend',
+                    store: Path | None = None, mc_samples: int = 8, members: int | None = None, route: str = 'blend',
                     blend_weight: float | None = None, crop: float = EVAL_CROP, quantile: float = 0.95) -> dict:
-    """On every photo (train and val) of the held-out `classes` and on the val photos of the other classes: the mean
-    epistemic variance and unfamiliarity, their ratios (held out / val), the share of each above the val photos'
-    `quantile` of unfamiliarity, and the AUROC of unfamiliarity."""
+    """On every photo (train and val) of the held-out `classes` and on the val photos of the other classes, for each
+    score (the element epistemic variance, `unfamiliarity` and `class_disagreement`): its mean on each set, the ratio
+    of the means (held out / val), its AUROC, and the share of each set (and of each held-out class) above the val
+    photos' `quantile` of it."""
     if blend_weight is None: blend_weight = saved_blend_weight(checkpoint)
     if blend_weight is None: blend_weight = 0.5
     store = Path(store) if store else default_store()
     models = load_members(checkpoint, members)
     val = ImageStoreDataset(store, 'val', preload=True, exclude_classes=tuple(classes))
-    unseen = torch.cat([ImageStoreDataset(store, s, preload=True, linked_only=False, only_classes=tuple(classes)).images() for s in ('train', 'val')])
+    parts = [ImageStoreDataset(store, s, preload=True, linked_only=False, only_classes=tuple(classes)) for s in ('train', 'val')]
+    unseen, unseen_names = torch.cat([p.images() for p in parts]), np.concatenate([np.asarray(p.references.class_names)[p.class_ids] for p in parts])
     passes = mc_samples if any(has_dropout(m) for m in models) else 0
     result, scores = dict(classes=list(classes), members=len(models), mc_samples=passes, blend_weight=blend_weight), {}
     for name, images in (('val', val.images()), ('held_out', unseen)):
         outputs = ensemble_outputs(models, images, val.mean, val.std, models[0].config.image_size, passes, crop=crop)
-        pred = combine(outputs, val.references, path if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
-        scores[name] = unfamiliarity(pred).numpy()
-        result.update({f'photos_{name}': len(images), f'epistemic_{name}': float(np.nanmean(pred.epistemic_var.numpy())),
-                       f'unfamiliarity_{name}': float(scores[name].mean())})
-    ratio = lambda a, b: a / b if b > 0 else float('nan')
-    threshold = float(np.quantile(scores['val'], quantile))
-    return dict(result, ratio_epistemic=ratio(result['epistemic_held_out'], result['epistemic_val']),
-                ratio_unfamiliarity=ratio(result['unfamiliarity_held_out'], result['unfamiliarity_val']), threshold=threshold,
-                flagged_val=float((scores['val'] > threshold).mean()), flagged_held_out=float((scores['held_out'] > threshold).mean()),
-                auroc=auroc(scores['val'], scores['held_out']))
+        pred = combine(outputs, val.references, route if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
+        scores[name] = dict(epistemic=np.nanmean(pred.epistemic_var.numpy(), 1), unfamiliarity=unfamiliarity(pred).numpy(),
+                            class_disagreement=class_disagreement(outputs['class_probs']).numpy() if outputs['class_probs'] is not None else np.zeros(len(images)))
+        result[f'photos_{name}'] = len(images)
+    for score in scores['val']:
+        known, unseen = scores['val'][score], scores['held_out'][score]
+        threshold = float(np.quantile(known, quantile))
+        result.update({f'{score}_val': float(known.mean()), f'{score}_held_out': float(unseen.mean()),
+                       f'ratio_{score}': float(unseen.mean() / known.mean()) if known.mean() > 0 else float('nan'),
+                       f'auroc_{score}': auroc(known, unseen), f'threshold_{score}': threshold,
+                       f'flagged_val_{score}': float((known > threshold).mean()), f'flagged_held_out_{score}': float((unseen > threshold).mean())})
+    result['flagged_by_class'] = {c: {score: float((scores['held_out'][score][unseen_names == c] > result[f'threshold_{score}']).mean())
+                                      for score in scores['held_out']} for c in sorted(set(unseen_names))}
+    return result

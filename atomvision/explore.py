@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .core import BOUNDS, ELEMENT_BY_SYMBOL, PANEL, ReaderError, bound_values, data_dir, is_censored
+from .config import data_dir
+from .elements import ELEMENT_BY_SYMBOL, PANEL
+from .schema import BOUNDS, bound_values, is_censored
+from .readers import ReaderError
 from .exposure import ExposureInputs, ExposureViews, applies_to, exposure_inputs
 from .fetch import FetchError
 from .groups import FOOD_GROUPS
@@ -343,7 +346,8 @@ def write_report(dataset: Dataset, folder: Path | None = None, bound: str = 'mb'
                 ) -> Path:
     "Write report.html (one self-contained file: CSS and figures embedded) and the figures as PNG to `folder` (default <data>/reports)."
     import base64
-    from atomvision.core import atomic_write, is_censored
+    from atomvision.config import atomic_write
+    from atomvision.schema import is_censored
     folder = Path(folder) if folder else data_dir() / 'reports'
     folder.mkdir(parents=True, exist_ok=True)
     data = dataset.data

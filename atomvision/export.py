@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core import atomic_write
+from .config import atomic_write
 from .artifact import load_members
 from .images import ImageStoreDataset, default_store, preprocess
 

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .consumption import INCA3_GROUPS, Survey, read_inca3
-from .core import BOUNDS, ReaderError, bound_values, curated_table
+from .schema import BOUNDS, bound_values
+from .readers import ReaderError, curated_table
 from .europe import read_eat2
 
 # %% auto #0
@@ -35,7 +36,7 @@ CROSSWALK_COLUMNS = ['inca3_group', 'inca3_label_fr', 'inca3_label_en', 'eat2_gr
 FOOD_COLUMNS = ['eat2_group', 'food', 'inca3_group', 'confidence', 'note']
 GUIDANCE_KINDS = ('tolerable_intake', 'upper_level', 'reference_point')
 
-load_table = curated_table # the package's curated tables: see `core.curated_table`
+load_table = curated_table # the package's curated tables: see `readers.curated_table`
 
 # %% ../nbs/05f_exposure.ipynb #75770f2b
 _MASS_UG = {'ng': 1e-3, 'µg': 1.0, 'ug': 1.0, 'mg': 1e3, 'g': 1e6}

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import (ReadResult, Reading, ReaderError, keep_known_analytes, parse_numbers, parse_units, quarantine_frame,
-                             check_file, check_size, read_delimited, read_records, read_table, require_columns, tidy_frame, unique_lookup, unit_factor)
+from .elements import unit_factor
+from .schema import quarantine_frame, tidy_frame
+from .readers import ReadResult, Reading, ReaderError, keep_known_analytes, parse_numbers, parse_units, check_file, check_size, read_delimited, read_records, read_table, require_columns, unique_lookup
 from .fetch import fetch_file, registered_size
 from .registry import SourceSpec, register
 

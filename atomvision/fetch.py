@@ -18,7 +18,7 @@ import pandas as pd
 import pooch
 from tqdm.auto import tqdm
 
-from .core import EXCERPT_MANIFEST, atomic_write, data_dir, is_excerpt_mirror, mirror_dir
+from .config import EXCERPT_MANIFEST, atomic_write, data_dir, is_excerpt_mirror, mirror_dir
 
 # %% auto #0
 __all__ = ['SOURCES', 'FILES', 'TREES', 'Source', 'SourceFile', 'registered_size', 'FetchError', 'sha256_of', 'atomic_copy',

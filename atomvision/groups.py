@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .core import ReaderError, curated_table, normalize_name
+from .elements import normalize_name
+from .readers import ReaderError, curated_table
 from .registry import REGISTRY
 
 # %% auto #0

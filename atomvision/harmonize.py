@@ -16,7 +16,10 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .core import BOUNDS, PANEL, ReadResult, atomic_write, data_dir, is_censored, quarantine_frame
+from .config import atomic_write, data_dir
+from .elements import PANEL
+from .schema import BOUNDS, is_censored, quarantine_frame
+from .readers import ReadResult
 from . import afcd, europe, fda_tds, usda_fdc # the agency modules: importing them registers their sources
 from .registry import REGISTRY, registered, spec_files
 from .groups import FOOD_GROUPS, GROUP_MAPS, COOKING_STATES, cooking_state, harmonized_group

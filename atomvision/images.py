@@ -24,7 +24,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .core import PANEL, atomic_write, bound_values, curated_table, data_dir, is_censored, pick_device
+from .config import atomic_write, data_dir, pick_device
+from .elements import PANEL
+from .schema import bound_values, is_censored
+from .readers import curated_table
 from .fetch import FILES, TREES, fetch_file, fetch_tree
 from .harmonize import Dataset
 from .linking import link_foods

@@ -10,7 +10,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from .core import curated_table, normalize_name
+from .elements import normalize_name
+from .readers import curated_table
 
 # %% auto #0
 __all__ = ['FOOD_WORDS', 'CONCORDANCE', 'link_foods', 'canonical_keys']

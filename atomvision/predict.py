@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import ELEMENT_BY_SYMBOL, PANEL
+from .elements import ELEMENT_BY_SYMBOL, PANEL
 from .artifact import open_artifact
 from .export import OnnxModel, model_to_onnx, quantize_int8
 from .images import EVAL_CROP, References, augment, default_store, normalize, preprocess, read_photo, sample_seeds
@@ -24,9 +24,10 @@ from .vit import Z90, ElementPrediction, attention_maps, map_name, sample_output
 
 # %% auto #0
 __all__ = ['ENGINES', 'RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'has_dropout', 'ensemble_outputs', 'direct_prediction',
-           'mixture_prediction', 'blend_predictions', 'combine', 'unfamiliarity', 'nearest_classes',
-           'saved_blend_weight', 'saved_unfamiliar_threshold', 'prediction_path', 'checkpoint_digest', 'onnx_session',
-           'closest_foods', 'Predictor', 'element_summaries', 'prediction_records', 'records_json', 'photo_files']
+           'mixture_prediction', 'blend_predictions', 'combine', 'unfamiliarity', 'class_disagreement',
+           'nearest_classes', 'saved_blend_weight', 'saved_unfamiliar_threshold', 'prediction_path',
+           'checkpoint_digest', 'onnx_session', 'closest_foods', 'Predictor', 'element_summaries', 'prediction_records',
+           'records_json', 'photo_files']
 
 # %% ../nbs/09d_predict.ipynb #8c0d4572
 def has_dropout(model: torch.nn.Module) -> bool:
@@ -93,26 +94,34 @@ def blend_predictions(direct: ElementPrediction, mixture: ElementPrediction, wei
     aleatoric = w * fill(mixture.aleatoric_var) + (1 - w) * direct.aleatoric_var
     confusion = w * fill(mixture.confusion_var)
     epistemic = w * fill(mixture.epistemic_var) + (1 - w) * direct.epistemic_var + gap
-    path = 'direct' if weight == 0 else 'mixture' if weight == 1 else 'blend'
+    route = 'direct' if weight == 0 else 'mixture' if weight == 1 else 'blend'
     (wm, mm, sm), (wd, md, sd) = mixture.components(), direct.components()
     components = (torch.cat([w[..., None] * wm, (1 - w)[..., None] * wd], -1), torch.cat([mm, md], -1), torch.cat([sm, sd], -1))
-    return ElementPrediction(mean, aleatoric + confusion + epistemic, aleatoric, epistemic, direct.elements, path, confusion, mixture.class_probs, *components)
+    return ElementPrediction(mean, aleatoric + confusion + epistemic, aleatoric, epistemic, direct.elements, route, confusion, mixture.class_probs, *components)
 
-def combine(outputs: dict, refs: References | None = None, path: str = 'blend', blend_weight: float = 0.5, elements: tuple = PANEL) -> ElementPrediction:
+def combine(outputs: dict, refs: References | None = None, route: str = 'blend', blend_weight: float = 0.5, elements: tuple = PANEL) -> ElementPrediction:
     "One prediction from per-pass outputs: `direct`, `mixture` (needs a class head and `refs`), or their `blend`."
-    if path not in ('direct', 'mixture', 'blend'): raise ValueError(f"path must be 'direct', 'mixture' or 'blend', not {path!r}")
+    if route not in ('direct', 'mixture', 'blend'): raise ValueError(f"route must be 'direct', 'mixture' or 'blend', not {route!r}")
     direct = direct_prediction(outputs, elements)
-    if path == 'direct': return direct
+    if route == 'direct': return direct
     if outputs.get('class_probs') is None or refs is None:
-        raise ValueError(f'the {path!r} path needs a model with a class head and the reference distributions')
+        raise ValueError(f'the {route!r} path needs a model with a class head and the reference distributions')
     mixture = mixture_prediction(outputs['class_probs'], refs, elements)
-    return blend_predictions(direct, mixture, 1.0 if path == 'mixture' else blend_weight)
+    return blend_predictions(direct, mixture, 1.0 if route == 'mixture' else blend_weight)
 
 # %% ../nbs/09d_predict.ipynb #67fe02c1
 def unfamiliarity(pred: ElementPrediction) -> torch.Tensor:
     "Each photo's out-of-distribution score [N]: 1 - its largest class probability (Hendrycks & Gimpel 2017); NaN without a class head."
     if pred.class_probs is None: return torch.full(pred.mean_log10.shape[:1], float('nan'))
     return 1 - pred.class_probs.max(-1).values
+
+def class_disagreement(class_probs: torch.Tensor, # [passes, N, C]: each MC pass's and member's class posterior
+                      ) -> torch.Tensor:
+    """Each photo's disagreement between passes and members about its class [N], in nats: the mutual information
+    between the class and the pass, the entropy of the pooled posterior minus the mean entropy of each pass's
+    (Houlsby et al. 2011; Depeweg et al. 2018). 0 when every pass says the same."""
+    entropy = lambda p: -(p * p.clamp_min(1e-12).log()).sum(-1)
+    return (entropy(class_probs.mean(0)) - entropy(class_probs).mean(0)).clamp_min(0)
 
 def nearest_classes(pred: ElementPrediction, refs: References) -> np.ndarray:
     """The class each prediction points to: the most probable one when the model names classes, else the class whose
@@ -222,7 +231,7 @@ class Predictor:
         cnn = any(m.config.backbone != 'vit' or m.config.hybrid for m in self.models) # convolutions run 1.4x faster channels-last on CPU
         self.layout = torch.channels_last if cnn else torch.contiguous_format
         self.models = [m.to(memory_format=self.layout) for m in self.models]
-        self.path, self.blend_weight = prediction_path(self.checkpoint, self.models)
+        self.route, self.blend_weight = prediction_path(self.checkpoint, self.models)
         self.unfamiliar_threshold = saved_unfamiliar_threshold(self.checkpoint) # None: never flagged
         a = self.artifact
         self.mean, self.std, self.crop, self.photo_size = a.mean, a.std, a.eval_crop, a.photo_size
@@ -258,7 +267,7 @@ class Predictor:
 
     def predict(self, images: torch.Tensor, mc_samples: int = 8, tta: int = 1) -> ElementPrediction:
         "The element profile of uint8 images [N, 3, S, S] by the checkpoint's prediction path."
-        return combine(self.outputs(images, mc_samples, tta), self.refs, self.path, self.blend_weight, self.elements)
+        return combine(self.outputs(images, mc_samples, tta), self.refs, self.route, self.blend_weight, self.elements)
 
     def attention(self, image: torch.Tensor, # uint8 [3, S, S]
                  ) -> torch.Tensor:
@@ -330,7 +339,7 @@ def prediction_records(pred: ElementPrediction | None, paths: list, foods: list 
         closest = foods[i] if foods else None
         food_text = '; '.join(f"{f['food_name']} [{f['source']} {f['food_id']}]" for f in closest['foods']) if closest else ''
         for element in elements:
-            rows.append(dict(path=str(path), **element, prediction_path=pred.path,
+            rows.append(dict(path=str(path), **element, prediction_path=pred.route,
                              closest_class=closest['class_name'] if closest else '', closest_foods=food_text, error=''))
     for path, reason in (errors or {}).items(): rows.append(dict(path=str(path), element='', error=reason))
     return pd.DataFrame(rows, columns=RECORD_COLUMNS)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .core import MAX_MG_KG, basis_kind, quarantine_frame
+from .schema import basis_kind, quarantine_frame
+from .readers import MAX_MG_KG
 
 # %% auto #0
 __all__ = ['PHYSICAL_MAX_MG_KG', 'FLAGS', 'QualityRules', 'apply_rules', 'plausibility_flags']

@@ -22,7 +22,7 @@ class SourceSpec:
     name: str # the reader's name: the `source` of its rows
     release: str # the release its files come in: a key of `fetch.SOURCES` (citation, licence, page)
     files: tuple # the files it reads: paths of `fetch.FILES`, or folders ending in '/'
-    read: Callable | None = None # () -> its tables (a `core.ReadResult` for occurrence data)
+    read: Callable | None = None # () -> its tables (a `readers.ReadResult` for occurrence data)
     group_map: dict = field(default_factory=dict) # its food-group labels -> harmonized groups (`groups.FOOD_GROUPS`)
     kind: str = 'occurrence' # one of `KINDS`
     description: str = '' # what it reads, in a line

@@ -27,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image, UnidentifiedImageError
 
-from .core import ELEMENT_BY_SYMBOL, PANEL
+from .elements import ELEMENT_BY_SYMBOL, PANEL
 from .images import MAX_PIXELS, MIN_SIDE, PhotoError, decode_photo
 from .predict import Predictor, element_summaries
 from .exposure import portion_intake
@@ -94,7 +94,7 @@ class MicroBatcher:
                     pred = self.predictor.predict(torch.stack([item[0] for item in group]), *key)
                     foods, summaries = self.predictor.closest_foods(pred), element_summaries(pred) # once per batch
                     self.batch_sizes.append(len(group))
-                    for i, (_, _, _, future) in enumerate(group): future.set_result((pred.path, summaries[i], foods[i]))
+                    for i, (_, _, _, future) in enumerate(group): future.set_result((pred.route, summaries[i], foods[i]))
                 except Exception as e:
                     for _, _, _, future in group: future.set_exception(e)
 
@@ -251,7 +251,7 @@ def _loader(load_predictor, state: dict, s: ServeSettings):
 # %% ../nbs/10a_serve.ipynb #9aaf1111
 def _model_info(predictor: Predictor, s: ServeSettings) -> dict:
     "What `GET /model` says: the panel, path, checkpoint, config, artifact and the serving settings."
-    return dict(panel=list(predictor.elements), path=predictor.path, blend_weight=predictor.blend_weight,
+    return dict(panel=list(predictor.elements), path=predictor.route, blend_weight=predictor.blend_weight,
                 checkpoint=predictor.checkpoint.name, checkpoint_sha256=predictor.sha256, members=len(predictor.models),
                 config={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(predictor.config).items()},
                 micro_batching=dict(max_batch=s.max_batch, max_wait_ms=s.max_wait_ms), mc_samples=s.mc_samples, max_pixels=s.max_pixels,

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .core import PANEL, basis_kind, censored_interval, is_censored
+from .elements import PANEL
+from .schema import basis_kind, censored_interval, is_censored
 
 # %% auto #0
 __all__ = ['count_once', 'element_stats', 'panel_matrix']

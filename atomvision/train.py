@@ -23,7 +23,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import PANEL, atomic_write, data_dir, pick_device, project_root, seed_everything
+from .config import atomic_write, data_dir, pick_device, project_root, seed_everything
+from .elements import PANEL
 from .artifact import load_members, write_artifact
 from .images import ImageStoreDataset, augment, class_groups, default_store, make_targets, mix_batch, normalize, sample_seeds, preprocess
 from .vit import Z90, ElementViT, attention_maps, build_model, element_loss, save_model, vit_config

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import optuna
 
-from .core import atomic_write, data_dir
+from .config import atomic_write, data_dir
 from .train import TrainConfig, config_from, preset_path, train
 
 # %% auto #0

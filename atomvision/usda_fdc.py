@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import (ELEMENTS, ReadResult, Reading, ReaderError, parse_numbers, quarantine_frame, read_records, read_table,
-                             require_columns, tidy_frame, unique_lookup, unit_factor)
+from .elements import ELEMENTS, unit_factor
+from .schema import quarantine_frame, tidy_frame
+from .readers import ReadResult, Reading, ReaderError, parse_numbers, read_records, read_table, require_columns, unique_lookup
 from .fetch import fetch_file, registered_size
 from .registry import SourceSpec, register
 
@@ -215,7 +216,7 @@ import requests_cache
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .core import data_dir
+from .config import data_dir
 
 FDC_BASE_URL = 'https://api.nal.usda.gov/fdc/v1'
 SEARCH_CAP = 10_000 # FDC returns at most this many results for one search

@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import PANEL, atomic_write, pick_device
+from .config import atomic_write, pick_device
+from .elements import PANEL
 
 # %% auto #0
 __all__ = ['CONFIGS', 'BACKBONES', 'LOG10_2', 'Z90', 'ViTConfig', 'vit_config', 'FastDropout', 'DropPath', 'Attention', 'Block',
@@ -270,7 +271,7 @@ class ElementPrediction:
     aleatoric_var: torch.Tensor | None = None # the spread of the food itself: direct head's variance, or the classes' within-food spread
     epistemic_var: torch.Tensor | None = None # disagreement between MC-dropout passes and ensemble members
     elements: tuple = PANEL
-    path: str = 'direct' # which path produced it: 'direct' (element head), 'mixture' (class posterior), or 'blend'
+    route: str = 'direct' # which prediction path produced it: 'direct' (element head), 'mixture' (class posterior), or 'blend'
     confusion_var: torch.Tensor | None = None # mixture path: spread between the classes the model hesitates between
     class_probs: torch.Tensor | None = None # posterior over fine classes, where the model has a class head
     weights: torch.Tensor | None = None # mixture component weights [batch, elements, K] (None: one Gaussian)

@@ -121,7 +121,7 @@ def peak_rss_mb(pid: int) -> float:
 def accuracy(checkpoint: Path, engine: str, photos: int = 128) -> float:
     "Mean |log10 error| of the direct path on val photos, against each photo's class reference (measured elements)."
     predictor = Predictor(checkpoint, engine=engine)
-    predictor.path = 'direct'
+    predictor.route = 'direct'
     val = ImageStoreDataset(default_store(), 'val', limit=photos)
     images = torch.stack([val[i][0] for i in range(len(val))])
     pred = predictor.predict(images, mc_samples=0).mean_log10.numpy()

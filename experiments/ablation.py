@@ -81,11 +81,11 @@ run = train(config_from(preset, **changes), run_dir, verbose=False)
 seconds = time.perf_counter() - started
 mc = 8 # a model without dropout gets one pass whatever this asks (predict.has_dropout)
 result = dict(seconds=seconds, config=dict(preset=preset, **changes))
-for path in ('direct', 'mixture', 'blend'):
-    try: r = evaluate_run(run, mc_samples=mc, path=path)
-    except ValueError as e: result[path] = dict(error=str(e)); continue
-    result[path] = r['summary']
-    if path == 'blend': result['per_element'] = r['per_element'].to_dict('records')
+for route in ('direct', 'mixture', 'blend'):
+    try: r = evaluate_run(run, mc_samples=mc, route=route)
+    except ValueError as e: result[route] = dict(error=str(e)); continue
+    result[route] = r['summary']
+    if route == 'blend': result['per_element'] = r['per_element'].to_dict('records')
 (run_dir / 'result.json').write_text(json.dumps(result, indent=1, default=float))
 '''
 
@@ -96,7 +96,7 @@ from atomvision.evaluate import evaluate_run
 run_dir = Path(sys.argv[1])
 epochs = len(list(csv.DictReader(open(run_dir / 'metrics.csv'))))
 result = dict(partial=True, epochs_done=epochs, seconds=float('nan'))
-for path in ('direct', 'mixture', 'blend'): result[path] = evaluate_run(run_dir / 'best.safetensors', mc_samples=0, path=path)['summary']
+for route in ('direct', 'mixture', 'blend'): result[route] = evaluate_run(run_dir / 'best.safetensors', mc_samples=0, route=route)['summary']
 (run_dir / 'partial.json').write_text(json.dumps(result, indent=1, default=float))
 '''
 
@@ -107,9 +107,9 @@ from atomvision.evaluate import evaluate_run, ood_epistemic
 runs, out = [Path(p) for p in json.loads(sys.argv[1])], Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
 (out / 'ensemble.json').write_text(json.dumps(dict(members=[str(p.resolve()) for p in runs])))
-r = evaluate_run(out, mc_samples=0, path='blend')
+r = evaluate_run(out, mc_samples=0, route='blend')
 summary = dict(blend=r['summary'], per_element=r['per_element'].to_dict('records'))
-summary['mixture'] = evaluate_run(out, mc_samples=0, path='mixture')['summary']
+summary['mixture'] = evaluate_run(out, mc_samples=0, route='mixture')['summary']
 summary['ood'] = ood_epistemic(out, mc_samples=0, blend_weight=r['summary']['blend_weight'])
 (out / 'result.json').write_text(json.dumps(summary, indent=1, default=float))
 '''

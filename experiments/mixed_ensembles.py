@@ -21,7 +21,7 @@ def evaluate(name: str, members: list, out: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / 'ensemble.json').write_text(json.dumps(dict(members=[str(Path(m).resolve()) for m in members])))
     started = time.perf_counter()
-    summary = evaluate_run(folder, mc_samples=0, path='blend')['summary']
+    summary = evaluate_run(folder, mc_samples=0, route='blend')['summary']
     seconds = time.perf_counter() - started
     ood = ood_epistemic(folder, mc_samples=0, blend_weight=summary['blend_weight'])
     row = dict(ensemble=name, members=len(members), class_top1=summary.get('class_top1'), group_top1=summary.get('group_top1'),

@@ -35,12 +35,12 @@ def test_links_resolve(site):
 
 
 def test_hidden_cells_left_out_and_api_tables(site):
-    core = (site / '00_core.html').read_text(encoding='utf-8')
+    core = (site / '00c_schema.html').read_text(encoding='utf-8')
     assert '#| hide' not in core and '#| export' not in core
-    assert 'API: atomvision.core' in core and 'bound_values' in core
+    assert 'API: atomvision.schema' in core and 'bound_values' in core
     nav = re.search(r'<nav class="site">(.*?)</nav>', core).group(1)
     order = re.findall(r'href="([^"]+)"', nav)
-    assert order[0] == 'index.html' and order.index('00_core.html') < order.index('05e_harmonize.html') < order.index('11_cli.html')
+    assert order[0] == 'index.html' and order.index('00c_schema.html') < order.index('05e_harmonize.html') < order.index('11_cli.html')
 
 
 @pytest.mark.skipif(shutil.which('chromium') is None, reason='Debian chromium is not installed (make test installs it where it can)')

@@ -42,14 +42,14 @@ def test_sync_check_passes_on_the_tree():
 def test_sync_check_names_the_drifted_module(tmp_path):
     "Changing a notebook without re-exporting fails, naming the module."
     root = _copy_tree(tmp_path)
-    notebook = root / 'nbs/00_core.ipynb'
+    notebook = root / 'nbs/00_config.ipynb'
     text = notebook.read_text(encoding='utf-8')
     marker = 'def mirror_dir() -> Path | None:'
     assert marker in text
     notebook.write_text(text.replace(marker, 'def mirror_folder() -> Path | None:'), encoding='utf-8')
     done = run(sys.executable, root / 'tools/check_sync.py', '--root', root)
     assert done.returncode == 1
-    assert 'atomvision/core.py: nbdev_export changes it' in done.stderr, done.stderr
+    assert 'atomvision/config.py: nbdev_export changes it' in done.stderr, done.stderr
 
 
 def test_sync_check_names_an_unclean_notebook(tmp_path):
@@ -71,7 +71,7 @@ def test_console_script():
 
 # What `make notebooks` leaves in the notebooks: the stage notebooks open with their results (a table or a figure),
 # the ones whose results are figures have them, and none grows past what a reader downloads happily.
-RESULTS = ('00_core', '01_fetch', '02_usda_fdc', '03_fda_tds', '04_europe', '04b_afcd', '05d_stats', '05e_harmonize', '06_explore',
+RESULTS = ('00b_elements', '01_fetch', '02_usda_fdc', '03_fda_tds', '04_europe', '04b_afcd', '05d_stats', '05e_harmonize', '06_explore',
            '07b_plots', '08_images', '09_train', '09b_tune', '10_evaluate', '09d_predict')
 FIGURES = ('06_explore', '07b_plots', '09_train', '09b_tune', '10_evaluate')
 MAX_NOTEBOOK_BYTES, MAX_FIGURE_BYTES = 2_000_000, 150_000
