@@ -7,7 +7,7 @@ from conftest import notebooks
 def test_notebooks_exist():
     "The suite must never pass by running nothing."
     names = [p.name for p in notebooks()]
-    assert len(names) >= 2 and '00_core.ipynb' in names, names
+    assert len(names) >= 2 and '00_config.ipynb' in names, names
 
 
 @pytest.mark.parametrize('name', [p.name for p in notebooks()])
