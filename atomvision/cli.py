@@ -246,7 +246,7 @@ def cmd_evaluate(args) -> int:
     from atomvision.config import atomic_write
     from atomvision.artifact import load_members
     from atomvision.evaluate import evaluate_run, load_split_file
-    from atomvision.images import EVAL_CROP
+    from atomvision.transforms import EVAL_CROP
     crop = EVAL_CROP if args.crop is None else args.crop
     checkpoint = _checkpoint(args, 'evaluate')
     if checkpoint is None: return 1
@@ -360,7 +360,7 @@ def cmd_export(args) -> int:
     out = Path(args.out) if args.out else folder / ('model-int8.onnx' if args.format == 'onnx-int8' else 'model.onnx')
     fp32 = export_onnx(checkpoint, out if args.format == 'onnx' else folder / 'model.onnx')
     if args.format == 'onnx-int8':
-        from atomvision.images import default_store
+        from atomvision.store import default_store
         if args.quantization == 'static' and not default_store().is_file(): raise UserError(f'no image store at {default_store()}: static INT8 calibrates on its training photos')
         quantize_int8(fp32, out, default_store(), config.image_size, method=args.quantization)
     print(f'{args.format}: {out} ({out.stat().st_size / 1e6:.1f} MB)')
@@ -381,7 +381,7 @@ def _export_parser(commands) -> None:
 def cmd_run(args) -> int:
     "The main job: fetch, build, report, image store, CPU training run, evaluation; then where the results are."
     from atomvision.harmonize import load_dataset
-    from atomvision.images import build_image_store
+    from atomvision.store import build_image_store
     from atomvision.train import config_from, default_run_dir, train
     args.sources, args.bound, args.out, args.seed = [], 'mb', None, 0
     args.dataset, args.reference, args.food = None, ['Pb=0.1', 'Cd=0.05'], 'raw spinach'

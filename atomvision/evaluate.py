@@ -21,7 +21,9 @@ from .config import atomic_write, data_dir, pick_device
 from .elements import PANEL
 from .artifact import load_members
 from .predict import blend_predictions, class_disagreement, combine, direct_prediction, ensemble_outputs, has_dropout, mixture_prediction, nearest_classes, saved_blend_weight, unfamiliarity
-from .images import ImageStoreDataset, References, augment, class_groups, default_store, load_photo, make_targets, normalize, preprocess, EVAL_CROP
+from .photos import References
+from .transforms import augment, normalize, preprocess, EVAL_CROP
+from .store import ImageStoreDataset, class_groups, default_store, load_photo, make_targets
 from .vit import ElementPrediction, attention_maps, checkpoint_config, element_attention_maps, load_model, map_name, mixture_log_density, sample_outputs
 from .plots import plot_overlay
 
@@ -319,7 +321,7 @@ class AttentionExplorer:
         self.update()
 
     def image(self) -> torch.Tensor:
-        from atomvision.images import read_photo
+        from atomvision.store import read_photo
         return read_photo(Path(self.path.value)) if self.path.value.strip() else self.data[self.photo.value][0]
 
     def update(self, *_):

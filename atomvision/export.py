@@ -13,7 +13,8 @@ import torch
 
 from .config import atomic_write
 from .artifact import load_members
-from .images import ImageStoreDataset, default_store, preprocess
+from .transforms import preprocess
+from .store import ImageStoreDataset, default_store
 
 # %% auto #0
 __all__ = ['QUANTIZATION', 'export_onnx', 'model_to_onnx', 'quantize_int8', 'OnnxModel']

@@ -19,7 +19,9 @@ import torch
 from .elements import ELEMENT_BY_SYMBOL, PANEL
 from .artifact import open_artifact
 from .export import OnnxModel, model_to_onnx, quantize_int8
-from .images import EVAL_CROP, References, augment, default_store, normalize, preprocess, read_photo, sample_seeds
+from .photos import References
+from .transforms import EVAL_CROP, augment, normalize, preprocess, sample_seeds
+from .store import default_store, read_photo
 from .vit import Z90, ElementPrediction, attention_maps, map_name, sample_outputs
 
 # %% auto #0

@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image, UnidentifiedImageError
 
 from .elements import ELEMENT_BY_SYMBOL, PANEL
-from .images import MAX_PIXELS, MIN_SIDE, PhotoError, decode_photo
+from .store import MAX_PIXELS, MIN_SIDE, PhotoError, decode_photo
 from .predict import Predictor, element_summaries
 from .exposure import portion_intake
 

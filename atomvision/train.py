@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 from .config import atomic_write, data_dir, pick_device, project_root, seed_everything
 from .elements import PANEL
 from .artifact import load_members, write_artifact
-from .images import ImageStoreDataset, augment, class_groups, default_store, make_targets, mix_batch, normalize, sample_seeds, preprocess
+from .transforms import augment, mix_batch, normalize, sample_seeds, preprocess
+from .store import ImageStoreDataset, class_groups, default_store, make_targets
 from .vit import Z90, ElementViT, attention_maps, build_model, element_loss, save_model, vit_config
 
 # %% auto #0

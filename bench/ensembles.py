@@ -37,7 +37,7 @@ def member_folder(runs: list, seeds: tuple, out: Path, name: str) -> Path:
 
 def evaluate(folder: Path, again: bool) -> dict:
     "The evaluation summary of a run or ensemble folder, made by `atomvision evaluate` in the default view."
-    from atomvision.images import EVAL_CROP
+    from atomvision.transforms import EVAL_CROP
     metrics = folder / 'evaluation' / 'metrics.json'
     if again or not metrics.exists() or json.loads(metrics.read_text())['summary'].get('view_crop') != EVAL_CROP:
         subprocess.run([sys.executable, '-m', 'atomvision', 'evaluate', '--checkpoint', str(folder)], check=True, capture_output=True)
@@ -47,7 +47,7 @@ def evaluate(folder: Path, again: bool) -> dict:
 def out_of_distribution(folder: Path, again: bool) -> dict:
     "`ood_epistemic` of a run or ensemble folder (saved beside its evaluation and reused, as the evaluation is)."
     from atomvision.evaluate import ood_epistemic
-    from atomvision.images import EVAL_CROP
+    from atomvision.transforms import EVAL_CROP
     saved = folder / 'evaluation' / 'ood.json'
     if not again and saved.exists():
         ood = json.loads(saved.read_text())
@@ -79,7 +79,7 @@ def main():
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: torch\'s choice)')
     args = parser.parse_args()
     if args.threads: torch.set_num_threads(args.threads)
-    from atomvision.images import ImageStoreDataset, default_store
+    from atomvision.store import ImageStoreDataset, default_store
     runs = [Path(args.runs.format(s)) for s in range(args.seeds)]
     missing = [str(r) for r in runs if not (r / 'config.json').exists()]
     if missing: raise SystemExit(f'no trained run at {", ".join(missing)}: train the members first (see the docstring)')

@@ -10,7 +10,9 @@ import numpy as np
 import torch
 
 from atomvision.harmonize import load_dataset
-from atomvision.images import ImageStoreDataset, augment, build_image_store, grocery_split, load_photo, sample_seeds
+from atomvision.photos import grocery_split
+from atomvision.transforms import augment, sample_seeds
+from atomvision.store import ImageStoreDataset, build_image_store, load_photo
 
 
 def main():

@@ -33,7 +33,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from atomvision.images import ImageStoreDataset, declared_png, default_store, preprocess  # noqa: E402
+from atomvision.transforms import preprocess
+from atomvision.store import ImageStoreDataset, declared_png, default_store  # noqa: E402
 from atomvision.predict import ENGINES, Predictor  # noqa: E402
 
 

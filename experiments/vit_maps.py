@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from atomvision.artifact import load_members
-from atomvision.images import ImageStoreDataset, augment, default_store, normalize
+from atomvision.transforms import augment, normalize
+from atomvision.store import ImageStoreDataset, default_store
 from atomvision.vit import attention_maps, element_attention_maps
 
 

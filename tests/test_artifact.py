@@ -27,7 +27,7 @@ BIN = Path(sys.executable).parent
 def trained(tmp_path_factory):
     "(store, run folder with its artifact, a bare copy of the weights without one, a generated photo)."
     from atomvision.artifact import write_artifact
-    from atomvision.images import write_fixture_store
+    from atomvision.store import write_fixture_store
     from atomvision.vit import ElementViT, save_model, vit_config
     root = tmp_path_factory.mktemp('travels')
     store = write_fixture_store(root / 'store.h5')
@@ -71,7 +71,7 @@ def free_port() -> int:
 
 
 def test_serve_in_an_empty_place_answers_and_refuses_a_bomb(trained, tmp_path):
-    from atomvision.images import declared_png
+    from atomvision.store import declared_png
     store, run, bare, photo = trained
     copy, data = tmp_path / 'copy', tmp_path / 'data'
     shutil.copytree(run, copy), data.mkdir()

@@ -31,7 +31,7 @@ def main():
     photo = args.photo
     if photo is None:
         from PIL import Image
-        from atomvision.images import ImageStoreDataset, default_store
+        from atomvision.store import ImageStoreDataset, default_store
         val = ImageStoreDataset(default_store(), 'val')
         photo = Path(tempfile.mkdtemp()) / 'val.jpg'
         Image.fromarray(val[40][0].permute(1, 2, 0).numpy()).save(photo, quality=92)
