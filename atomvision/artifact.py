@@ -23,7 +23,7 @@ from .fetch import sha256_of
 from .photos import References
 from .transforms import EVAL_CROP
 from .store import ImageStoreDataset, default_store
-from .vit import checkpoint_config, load_model
+from .checkpoints import checkpoint_config, load_model
 
 # %% auto #0
 __all__ = ['ARTIFACT_FORMAT', 'ARTIFACT_FILE', 'member_files', 'load_members', 'measured_profiles', 'artifact_record', 'Artifact',

@@ -32,7 +32,7 @@ def _predict_photos(photos: list, checkpoint: Path, mc_samples: int = 16, tta: i
                   ) -> list:
     "Predict photos (files, folders, globs) and print or write the result in `fmt`; the photos that failed, with reasons."
     from atomvision.predict import Predictor, photo_files, records_json
-    from atomvision.vit import map_name
+    from atomvision.maps import map_name
     files = photo_files(photos)
     if not files: raise UserError('no photos found in ' + ', '.join(map(str, photos)))
     if portion_g is not None: _with_intake(pd.DataFrame(columns=['path', 'error', 'element', 'median_mg_kg', 'low90_mg_kg', 'high90_mg_kg']), portion_g, body_weight_kg) # checks the numbers first
@@ -158,7 +158,7 @@ def cmd_report(args) -> int:
     "Write the static report (PNG figures and report.html) from the unified dataset."
     import matplotlib
     matplotlib.use('Agg')
-    from atomvision.explore import write_report
+    from atomvision.report import write_report
     from atomvision.harmonize import load_dataset
     try:
         references = _references(args.reference)

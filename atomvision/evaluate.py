@@ -24,7 +24,10 @@ from .predict import blend_predictions, class_disagreement, combine, direct_pred
 from .photos import References
 from .transforms import augment, normalize, preprocess, EVAL_CROP
 from .store import ImageStoreDataset, class_groups, default_store, load_photo, make_targets
-from .vit import ElementPrediction, attention_maps, checkpoint_config, element_attention_maps, load_model, map_name, mixture_log_density, sample_outputs
+from .distributions import ElementPrediction, mixture_log_density
+from .vit import sample_outputs
+from .maps import attention_maps, element_attention_maps, map_name
+from .checkpoints import checkpoint_config, load_model
 from .plots import plot_overlay
 
 # %% auto #0
@@ -283,7 +286,8 @@ def write_evaluation(result: dict, out: Path, model, images, train_set, image_si
 def attention_view(model, image: torch.Tensor, mean, std, image_size: int, element: str = 'rollout', layer: int | None = None,
                    head: int | None = None, mc_samples: int = 8):
     "(figure, element table) for one uint8 image [3, S, S]: rollout, an element's gradient map, or one layer/head's CLS attention."
-    from atomvision.vit import ElementViT, capture_attention, element_attention_maps
+    from atomvision.vit import ElementViT
+    from atomvision.maps import capture_attention, element_attention_maps
     if layer is not None and not isinstance(model, ElementViT): raise ValueError('per-layer attention needs a ViT; this model is a CNN')
     x = preprocess(image[None], image_size, mean, std)
     shown = augment(image[None], image_size, None, train=False)[0]

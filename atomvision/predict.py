@@ -22,7 +22,9 @@ from .export import OnnxModel, model_to_onnx, quantize_int8
 from .photos import References
 from .transforms import EVAL_CROP, augment, normalize, preprocess, sample_seeds
 from .store import default_store, read_photo
-from .vit import Z90, ElementPrediction, attention_maps, map_name, sample_outputs
+from .distributions import Z90, ElementPrediction
+from .vit import sample_outputs
+from .maps import attention_maps, map_name
 
 # %% auto #0
 __all__ = ['ENGINES', 'RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'has_dropout', 'ensemble_outputs', 'direct_prediction',

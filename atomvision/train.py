@@ -28,7 +28,10 @@ from .elements import PANEL
 from .artifact import load_members, write_artifact
 from .transforms import augment, mix_batch, normalize, sample_seeds, preprocess
 from .store import ImageStoreDataset, class_groups, default_store, make_targets
-from .vit import Z90, ElementViT, attention_maps, build_model, element_loss, save_model, vit_config
+from .distributions import Z90, element_loss
+from .vit import ElementViT, vit_config
+from .maps import attention_maps
+from .checkpoints import build_model, save_model
 
 # %% auto #0
 __all__ = ['RECIPE', 'CNN_RECIPE', 'LEGACY', 'HYBRID_RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path',

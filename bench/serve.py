@@ -133,7 +133,8 @@ def accuracy(checkpoint: Path, engine: str, photos: int = 128) -> float:
 def base_throughput(store: Path) -> dict:
     "vit_base at 224 px, batch 8: photos/s of fp32 and bf16 eager, ONNX fp32 and INT8 (untrained weights)."
     from atomvision.export import OnnxModel, export_onnx, quantize_int8
-    from atomvision.vit import ElementViT, save_model, vit_config
+    from atomvision.vit import ElementViT, vit_config
+    from atomvision.checkpoints import save_model
     model = ElementViT(vit_config('vit_base', image_size=224)).eval()
     x = torch.randn(8, 3, 224, 224)
     def rate(call, repeats=6):

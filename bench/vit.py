@@ -17,7 +17,9 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from atomvision.vit import ElementViT, capture_attention, element_loss, vit_config
+from atomvision.distributions import element_loss
+from atomvision.vit import ElementViT, vit_config
+from atomvision.maps import capture_attention
 
 
 def matmul_gflops(dtype, device, n=4096, reps=5) -> float:

@@ -15,7 +15,7 @@ import torch
 from atomvision.artifact import load_members
 from atomvision.transforms import augment, normalize
 from atomvision.store import ImageStoreDataset, default_store
-from atomvision.vit import attention_maps, element_attention_maps
+from atomvision.maps import attention_maps, element_attention_maps
 
 
 def main():

@@ -28,7 +28,8 @@ def trained(tmp_path_factory):
     "(store, run folder with its artifact, a bare copy of the weights without one, a generated photo)."
     from atomvision.artifact import write_artifact
     from atomvision.store import write_fixture_store
-    from atomvision.vit import ElementViT, save_model, vit_config
+    from atomvision.vit import ElementViT, vit_config
+    from atomvision.checkpoints import save_model
     root = tmp_path_factory.mktemp('travels')
     store = write_fixture_store(root / 'store.h5')
     run, bare = root / 'run', root / 'bare'

@@ -72,8 +72,8 @@ def test_console_script():
 # What `make notebooks` leaves in the notebooks: the stage notebooks open with their results (a table or a figure),
 # the ones whose results are figures have them, and none grows past what a reader downloads happily.
 RESULTS = ('00b_elements', '01_fetch', '02_usda_fdc', '03_fda_tds', '04_europe', '04b_afcd', '05d_stats', '05e_harmonize', '06_explore',
-           '07b_plots', '08_photos', '08b_store', '09_train', '09b_tune', '10_evaluate', '09d_predict')
-FIGURES = ('06_explore', '07b_plots', '09_train', '09b_tune', '10_evaluate')
+           '07e_plots', '08_photos', '08b_store', '09_train', '09b_tune', '10_evaluate', '09d_predict')
+FIGURES = ('06_explore', '07e_plots', '09_train', '09b_tune', '10_evaluate')
 MAX_NOTEBOOK_BYTES, MAX_FIGURE_BYTES = 2_000_000, 150_000
 
 

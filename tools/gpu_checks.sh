@@ -12,6 +12,6 @@ timeout 60 python3 bench/vit.py --device cuda 2>&1 | tee "$out/bench_vit.txt"
 python3 experiments/ablation.py --out "$out/ablation" --jobs long,gpu,quick,ablation --workers "$workers" --device cuda \
     --deadline "$deadline" > "$out/ablation.txt" 2>&1 &
 ablation=$!
-timeout 200 python3 tools/run_notebooks.py --check nbs/07_vit.ipynb nbs/09_train.ipynb --flags cuda 2>&1 | tail -40 | tee "$out/cuda_notebooks.txt"
+timeout 200 python3 tools/run_notebooks.py --check nbs/07c_maps.ipynb nbs/09_train.ipynb --flags cuda 2>&1 | tail -40 | tee "$out/cuda_notebooks.txt"
 wait $ablation
 tail -60 "$out/ablation.txt"

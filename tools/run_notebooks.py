@@ -15,7 +15,7 @@ Two modes:
 
     python tools/run_notebooks.py                                  # re-execute every notebook, keep outputs
     python tools/run_notebooks.py nbs/09_train.ipynb --flags "slow mirror"
-    python tools/run_notebooks.py --check nbs/07_vit.ipynb --flags cuda
+    python tools/run_notebooks.py --check nbs/07c_maps.ipynb --flags cuda
 """
 import argparse
 import configparser
