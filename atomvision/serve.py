@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import io
 import ipaddress
 import os
@@ -33,7 +34,7 @@ from .predict import Predictor, element_summaries
 from .exposure import portion_intake
 
 # %% auto #0
-__all__ = ['MAX_UPLOAD_BYTES', 'PAGE', 'BadPhoto', 'photo_from_bytes', 'MicroBatcher', 'ServeSettings', 'create_app',
+__all__ = ['MAX_UPLOAD_BYTES', 'PAGE_FILE', 'PAGE', 'BadPhoto', 'photo_from_bytes', 'MicroBatcher', 'ServeSettings', 'create_app',
            'portion_records', 'overlay_png', 'check_bind', 'serve']
 
 # %% ../nbs/10a_serve.ipynb #b3b1a00b
@@ -101,83 +102,8 @@ class MicroBatcher:
     def close(self): self.requests.put(None)
 
 # %% ../nbs/10a_serve.ipynb #28d7faf7
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>atomvision: element profile from a photo</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
- header{background:#1d2430;color:#fff;padding:14px 24px} header h1{font-size:20px;margin:0}
- main{display:grid;grid-template-columns:340px 1fr;gap:24px;padding:24px;max-width:1280px}
- #drop{border:2px dashed #8a94a6;border-radius:10px;padding:28px;text-align:center;background:#fff;cursor:pointer}
- #drop.over{border-color:#2f6fdf;background:#eef4ff} #preview,#overlay{width:100%;border-radius:8px;margin-top:12px}
- table{border-collapse:collapse;width:100%;background:#fff} th,td{padding:3px 8px;border-bottom:1px solid #e3e6eb;text-align:left;font-size:13px}
- td.num{text-align:right;font-variant-numeric:tabular-nums} .bar{width:260px} .muted{color:#677084;font-size:13px}
- #status{margin:10px 0;min-height:1.4em} .foods li{margin-bottom:6px} .err{color:#b3261e}
-</style></head>
-<body><header><h1>atomvision: element profile from a photo</h1></header>
-<main>
- <section>
-  <div id="drop" tabindex="0">Drop a photo here, or click to choose one<input id="file" type="file" accept="image/*" hidden></div>
-  <label class="muted">Token (if the server asks for one) <input id="token" type="password" style="width:100%"></label>
-  <label class="muted">Portion, g (optional: intake per element) <input id="portion" type="number" min="1" max="5000" step="any" style="width:100%"></label>
-  <label class="muted">Body weight, kg <input id="bodyweight" type="number" min="1" max="300" step="any" value="70" style="width:100%"></label>
-  <div id="status" class="muted"></div>
-  <img id="preview" alt="" hidden><img id="overlay" alt="attention overlay" hidden>
-  <h3>Closest foods</h3><ul id="foods" class="foods muted"><li>none yet</li></ul>
- </section>
- <section>
-  <div id="path" class="muted"></div>
-  <div id="unfamiliar" class="err" hidden></div>
-  <table id="elements"><thead><tr><th>element</th><th class="num">median mg/kg</th><th class="num">90% interval</th><th class="num">confidence</th><th class="bar">log scale (dot: median; line: 90%)</th><th class="num intake" hidden>intake µg (90%)</th><th class="num intake" hidden>of the guidance value</th></tr></thead><tbody></tbody></table>
- </section>
-</main>
-<script>
-const $ = id => document.getElementById(id);
-const fmt = v => v >= 100 ? v.toFixed(0) : v >= 1 ? v.toPrecision(3) : v.toPrecision(2);
-function headers(){ const t = $('token').value.trim(); return t ? {'Authorization': 'Bearer ' + t} : {}; }
-function dot(low, median, high, lo, hi){
-  const x = v => 8 + 244 * (Math.log10(v) - lo) / (hi - lo);
-  return `<svg width="260" height="14"><line x1="${x(low)}" x2="${x(high)}" y1="7" y2="7" stroke="#8a94a6" stroke-width="3"/>`
-       + `<circle cx="${x(median)}" cy="7" r="4" fill="#2f6fdf"/></svg>`;
-}
-async function send(file){
-  $('status').textContent = 'predicting ' + file.name + ' ...'; $('status').className = 'muted';
-  $('preview').src = URL.createObjectURL(file); $('preview').hidden = false;
-  const body = new FormData(); body.append('file', file);
-  const portion = $('portion').value.trim();
-  if(portion){ body.append('portion_g', portion); body.append('body_weight_kg', $('bodyweight').value.trim() || '70'); }
-  const response = await fetch('predict', {method: 'POST', body, headers: headers()});
-  const result = await response.json();
-  if(!response.ok){ $('status').textContent = result.error || response.statusText; $('status').className = 'err'; return; }
-  const rows = result.elements;
-  const lo = Math.floor(Math.min(...rows.map(r => Math.log10(r.low90_mg_kg)))), hi = Math.ceil(Math.max(...rows.map(r => Math.log10(r.high90_mg_kg))));
-  const intake = result.intake ? result.intake.elements : null;
-  document.querySelectorAll('th.intake').forEach(th => th.hidden = !intake);
-  const pct = v => v >= 0.995 ? (100 * v).toFixed(0) : (100 * v).toPrecision(2);
-  const share = i => i.share_of_guidance == null ? '' : `${pct(i.share_of_guidance)}% of ${i.guidance}`;
-  $('elements').tBodies[0].innerHTML = rows.map((r, k) => `<tr class="element"><td>${r.element} ${r.name}</td><td class="num">${fmt(r.median_mg_kg)}</td>`
-    + `<td class="num">${fmt(r.low90_mg_kg)} - ${fmt(r.high90_mg_kg)}</td><td class="num">${(100 * r.confidence).toFixed(0)}%</td>`
-    + `<td>${dot(r.low90_mg_kg, r.median_mg_kg, r.high90_mg_kg, lo, hi)}</td>`
-    + (intake ? `<td class="num">${fmt(intake[k].intake_ug)} (${fmt(intake[k].intake_low90_ug)} - ${fmt(intake[k].intake_high90_ug)})</td><td class="num">${share(intake[k])}</td>` : '')
-    + `</tr>`).join('');
-  $('path').textContent = `prediction path: ${result.prediction_path}; closest: ${result.closest.class_name}` +
-    (result.closest.probability != null ? ` (p = ${result.closest.probability.toFixed(2)})` : '') + `; axis 10^${lo} to 10^${hi} mg/kg`;
-  $('unfamiliar').hidden = !result.closest.unfamiliar;
-  $('unfamiliar').textContent = result.closest.unfamiliar ? 'This may be a food the model does not know: it is less sure of the ' +
-    `class than for 95% of the val photos (unfamiliarity ${result.closest.unfamiliarity.toFixed(2)}); read the values with care.` : '';
-  $('foods').innerHTML = result.closest.foods.map(f => `<li><b>${f.food_name}</b> [${f.source} ${f.food_id}]<br>` +
-    Object.entries(f.measured || {}).slice(0, 6).map(([e, m]) => `${e} ${fmt(m.median_mg_kg)} mg/kg (n=${m.n})`).join(', ') + `</li>`).join('') || '<li>none linked</li>';
-  const overlay = await fetch(result.attention_url, {headers: headers()});
-  if(overlay.ok){ $('overlay').src = URL.createObjectURL(await overlay.blob()); $('overlay').hidden = false; }
-  $('status').textContent = `${rows.length} elements predicted for ${file.name}`;
-}
-$('drop').onclick = () => $('file').click();
-$('file').onchange = e => e.target.files[0] && send(e.target.files[0]);
-['dragover', 'dragenter'].forEach(t => $('drop').addEventListener(t, e => { e.preventDefault(); $('drop').classList.add('over'); }));
-['dragleave', 'drop'].forEach(t => $('drop').addEventListener(t, e => { e.preventDefault(); $('drop').classList.remove('over'); }));
-$('drop').addEventListener('drop', e => e.dataTransfer.files[0] && send(e.dataTransfer.files[0]));
-</script></body></html>
-"""
+PAGE_FILE = importlib.resources.files('atomvision') / 'static' / 'page.html' # the web page: a static file of the package
+PAGE = PAGE_FILE.read_text(encoding='utf-8') # its HTML, CSS and the script that calls the API
 
 # %% ../nbs/10a_serve.ipynb #835bb5f4
 _OVERLAY_ID = re.compile(r'^[0-9a-f]{32}$')
