@@ -3,6 +3,7 @@
 Prints wall seconds and peak resident memory of a fresh process running the build, against the
 targets (under 60 s and under 4 GB on the 2-core machine). Usage: python bench/build.py
 """
+import argparse
 import resource
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
 with tempfile.TemporaryDirectory() as out:
     started = time.perf_counter()
     done = subprocess.run([str(Path(sys.executable).parent / 'atomvision'), 'build', '--out', out], capture_output=True, text=True)

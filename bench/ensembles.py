@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ablation import summarize # mean ± sample sd, as in every table (bench/ is on the path when run as a script)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'experiments'))
+from ablation import summarize  # noqa: E402 -- mean ± sample sd, as in every table (experiments/ablation.py)
 
 KEYS = ['class_top1', 'class_top5', 'group_top1', 'mean_skill_vs_group_mean', 'mean_skill_vs_group_median', 'mean_nll']
 

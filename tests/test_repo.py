@@ -122,3 +122,16 @@ def test_notebook_check_can_fail(tmp_path):
     assert '09_train.ipynb: shows no result (run `make notebooks`)' in problems
     assert '09_train.ipynb: shows no figure (run `make notebooks`)' in problems
     assert any(p.startswith('10_evaluate.ipynb') and 'over 2 MB' in p for p in problems)
+
+
+SCRIPTS = sorted((ROOT / 'bench').glob('*.py')) + sorted((ROOT / 'experiments').glob('*.py'))
+
+
+def test_scripts_start():
+    "Every benchmark and experiment script imports what it needs and answers --help (a moved module breaks it here)."
+    assert len(SCRIPTS) >= 8, SCRIPTS
+    broken = []
+    for script in SCRIPTS:
+        done = subprocess.run([sys.executable, str(script), '--help'], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        if done.returncode != 0 or 'usage' not in done.stdout.lower(): broken.append(f'{script.relative_to(ROOT)}: {done.stderr[-300:]}')
+    assert not broken, broken
