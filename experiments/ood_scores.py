@@ -48,10 +48,8 @@ def features_and_logits(model, images: torch.Tensor, mean, std, batch: int = 64)
     return torch.cat(feats), torch.cat(logits)
 
 
-def imagenet_features(model, images: torch.Tensor, mean, std, batch: int = 64) -> torch.Tensor:
-    "Pooled features [N, 1280] of the ImageNet-trained EfficientNet-Lite the model started from (not fine-tuned), same view."
-    from atomvision.efficientnet import load_imagenet
-    net = load_imagenet(model.config.backbone, classifier=False).eval()
+def imagenet_features(model, net, images: torch.Tensor, mean, std, batch: int = 64) -> torch.Tensor:
+    "Pooled features [N, 1280] of `net`, the ImageNet-trained EfficientNet-Lite the model started from (not fine-tuned), same view."
     out = []
     with torch.inference_mode():
         for start in range(0, len(images), batch):
@@ -68,21 +66,24 @@ def knn_distance(query: torch.Tensor, bank: torch.Tensor, k: int) -> np.ndarray:
     return d.topk(k, dim=1, largest=False).values[:, -1].numpy()
 
 
-def mahalanobis(train: np.ndarray, labels: np.ndarray, query: np.ndarray, shrink: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    "(min over classes of the squared Mahalanobis distance with a tied, shrunk covariance; the same minus one background Gaussian's)."
+def _shrunk_precision(x: np.ndarray, shrink: float) -> np.ndarray:
+    "The inverse of the covariance of the rows of `x`, shrunk towards its mean variance."
+    cov = np.cov(x, rowvar=False)
+    return np.linalg.inv((1 - shrink) * cov + shrink * np.trace(cov) / len(cov) * np.eye(len(cov)))
+
+
+def mahalanobis(train: np.ndarray, labels: np.ndarray, shrink: float = 0.1):
+    """Fitted once on `train`: a function of query features giving (the squared Mahalanobis distance to the nearest
+    class mean with a tied, shrunk covariance; the same minus the distance to one background Gaussian)."""
     classes = np.unique(labels)
     means = np.stack([train[labels == c].mean(0) for c in classes])
-    centred = train - means[np.searchsorted(classes, labels)]
-    cov = np.cov(centred, rowvar=False)
-    cov = (1 - shrink) * cov + shrink * np.trace(cov) / len(cov) * np.eye(len(cov))
-    precision = np.linalg.inv(cov)
+    precision = _shrunk_precision(train - means[np.searchsorted(classes, labels)], shrink)
+    mu0, precision0 = train.mean(0), _shrunk_precision(train, shrink)
     squared = lambda x, p: ((x @ p) * x).sum(1)
-    d = np.stack([squared(query - m, precision) for m in means], 1).min(1)
-    mu0 = train.mean(0)
-    cov0 = np.cov(train, rowvar=False)
-    cov0 = (1 - shrink) * cov0 + shrink * np.trace(cov0) / len(cov0) * np.eye(len(cov0))
-    d0 = squared(query - mu0, np.linalg.inv(cov0))
-    return d, d - d0
+    def score(query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = np.stack([squared(query - m, precision) for m in means], 1).min(1)
+        return d, d - squared(query - mu0, precision0)
+    return score
 
 
 def ensemble_scores(runs: list, held: tuple, out: str | None = None) -> list:
@@ -126,18 +127,17 @@ def main():
               'energy (-logsumexp)': (-torch.logsumexp(l_val, 1).numpy(), -torch.logsumexp(l_out, 1).numpy())}
     for k in (1, 5, 10, 25):
         scores[f'knn k={k}'] = (knn_distance(f_val, f_train, k), knn_distance(f_out, f_train, k))
-    i_train, i_val, i_out = (imagenet_features(model, x, train.mean, train.std) for x in (train.images(), val.images(), unseen))
+    from atomvision.efficientnet import load_imagenet
+    net = load_imagenet(model.config.backbone, classifier=False).eval()
+    i_train, i_val, i_out = (imagenet_features(model, net, x, train.mean, train.std) for x in (train.images(), val.images(), unseen))
     for k in (1, 5, 10):
         scores[f'imagenet knn k={k}'] = (knn_distance(i_val, i_train, k), knn_distance(i_out, i_train, k))
     labels = np.asarray(train.class_ids)
-    md_val, rmd_val = mahalanobis(f_train.numpy(), labels, f_val.numpy())
-    md_out, rmd_out = mahalanobis(f_train.numpy(), labels, f_out.numpy())
-    scores['mahalanobis'] = (md_val, md_out)
-    scores['relative mahalanobis'] = (rmd_val, rmd_out)
-    im_md_val, im_rmd_val = mahalanobis(i_train.numpy(), labels, i_val.numpy())
-    im_md_out, im_rmd_out = mahalanobis(i_train.numpy(), labels, i_out.numpy())
-    scores['imagenet mahalanobis'] = (im_md_val, im_md_out)
-    scores['imagenet relative mahalanobis'] = (im_rmd_val, im_rmd_out)
+    for prefix, (bank, known, out) in {'': (f_train, f_val, f_out), 'imagenet ': (i_train, i_val, i_out)}.items():
+        score = mahalanobis(bank.numpy(), labels)
+        (md_val, rmd_val), (md_out, rmd_out) = score(known.numpy()), score(out.numpy())
+        scores[f'{prefix}mahalanobis'] = (md_val, md_out)
+        scores[f'{prefix}relative mahalanobis'] = (rmd_val, rmd_out)
     rows = []
     print(f'{args.run}: {len(f_val)} val photos of trained classes, {len(f_out)} photos of {len(held)} held-out classes, '
           f'bank of {len(f_train)} train photos')
