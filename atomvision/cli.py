@@ -266,6 +266,7 @@ def cmd_evaluate(args) -> int:
     if crop == EVAL_CROP: # chosen on val in the view `atomvision predict` uses: predict and serve use them
         saved = json.loads((folder / 'blend.json').read_text()) if (folder / 'blend.json').exists() else {}
         if summary.get('blend_weight') is not None: saved.update(blend_weight=summary['blend_weight'], chosen_on='val', by=summary['blend_chosen_by'])
+        if summary.get('class_temperature') is not None and images is None: saved['class_temperature'] = summary['class_temperature'] # chosen on val
         if images is None and summary.get('unfamiliar_threshold') is not None: saved['unfamiliar_threshold'] = summary['unfamiliar_threshold'] # val photos' 95th percentile
         if saved: atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(saved)))
     print(json.dumps(result['summary'], indent=1))
@@ -336,8 +337,9 @@ def _serve_parser(commands) -> None:
     serve_parser.add_argument('--max-batch', type=int, default=16, help='micro-batching: most photos per model call (default 16)')
     serve_parser.add_argument('--max-wait-ms', type=float, default=5.0, help='micro-batching: longest wait for more photos (default 5 ms)')
     serve_parser.add_argument('--mc-samples', type=int, default=8, help='default MC-dropout passes per photo (default 8)')
-    serve_parser.add_argument('--engine', choices=('torch', 'torch-bf16', 'onnx', 'onnx-int8'), default='torch',
-                              help='torch (default), torch-bf16, onnx or onnx-int8 (ONNX: one deterministic pass)')
+    serve_parser.add_argument('--engine', choices=('auto', 'torch', 'torch-bf16', 'onnx', 'onnx-int8'), default='auto',
+                              help='auto (default: torch-bf16 on a CPU with native bf16, else torch), torch (fp32), torch-bf16, '
+                                   'onnx or onnx-int8 (ONNX: one deterministic pass)')
     serve_parser.add_argument('--max-pixels', type=int, default=50_000_000, help='refuse photos that declare more pixels, before decoding (default 50 MP)')
     serve_parser.set_defaults(func=cmd_serve)
 

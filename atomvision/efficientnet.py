@@ -13,13 +13,14 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .distributions import ElementHead
 from .vit import DropPath, FastDropout, ViTConfig, head_outputs
 
 # %% auto #0
 __all__ = ['LITE', 'STAGES', 'LITE_MEAN', 'LITE_STD', 'LiteSpec', 'round_filters', 'SameConv2d', 'MBConv', 'EfficientNetLite',
-           'pretrained_file', 'imagenet_state', 'load_imagenet', 'ElementCNN', 'HybridStem']
+           'pretrained_file', 'imagenet_state', 'load_imagenet', 'fold_batchnorm', 'ElementCNN', 'HybridStem']
 
 # %% ../nbs/07b_efficientnet.ipynb #dce469c3
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class SameConv2d(nn.Conv2d):
         for size, k, s in zip(x.shape[-2:][::-1], self.kernel_size[::-1], self.stride[::-1]):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
+        if pads[0] == pads[1] and pads[2] == pads[3]: # symmetric: the convolution pads, with no padded copy of `x`
+            return F.conv2d(x, self.weight, self.bias, self.stride, (pads[2], pads[0]), self.dilation, self.groups)
         return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 def _bn(channels: int) -> nn.BatchNorm2d: return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01) # TensorFlow's 0.99 decay
@@ -138,6 +141,19 @@ def load_imagenet(name: str = 'efficientnet_lite0', classifier: bool = True, **k
     if not classifier: state = {k: v for k, v in state.items() if not k.startswith('_fc.')}
     net.load_state_dict(state, strict=True)
     return net
+
+# %% ../nbs/07b_efficientnet.ipynb #3e0268c2
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    "`model` in evaluation mode with every EfficientNet-Lite BatchNorm folded into its convolution (in place; for inference only)."
+    model.eval()
+    def fold(owner, conv: str, bn: str):
+        if hasattr(owner, conv) and isinstance(getattr(owner, bn, None), nn.BatchNorm2d):
+            setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, bn))); setattr(owner, bn, nn.Identity())
+    for net in [m for m in model.modules() if isinstance(m, EfficientNetLite)]:
+        fold(net, '_conv_stem', '_bn0'); fold(net, '_conv_head', '_bn1')
+        for block in net._blocks:
+            fold(block, '_expand_conv', '_bn0'); fold(block, '_depthwise_conv', '_bn1'); fold(block, '_project_conv', '_bn2')
+    return model
 
 # %% ../nbs/07b_efficientnet.ipynb #076aae15
 class ElementCNN(nn.Module):

@@ -24,14 +24,15 @@ from .transforms import EVAL_CROP, augment, normalize, preprocess, sample_seeds
 from .store import default_store, read_photo
 from .distributions import Z90, ElementPrediction
 from .vit import sample_outputs
+from .efficientnet import fold_batchnorm
 from .maps import attention_maps, map_name
 
 # %% auto #0
 __all__ = ['ENGINES', 'RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'has_dropout', 'ensemble_outputs', 'direct_prediction',
-           'mixture_prediction', 'blend_predictions', 'combine', 'unfamiliarity', 'class_disagreement',
-           'nearest_classes', 'saved_blend_weight', 'saved_unfamiliar_threshold', 'prediction_path',
-           'checkpoint_digest', 'onnx_session', 'closest_foods', 'Predictor', 'element_summaries', 'prediction_records',
-           'records_json', 'photo_files']
+           'mixture_prediction', 'blend_predictions', 'temper', 'combine', 'unfamiliarity', 'class_disagreement',
+           'nearest_classes', 'saved_blend_weight', 'saved_temperature', 'saved_unfamiliar_threshold',
+           'prediction_path', 'checkpoint_digest', 'native_bf16', 'resolve_engine', 'onnx_session', 'linked_foods',
+           'closest_foods', 'Predictor', 'element_summaries', 'prediction_records', 'records_json', 'photo_files']
 
 # %% ../nbs/09d_predict.ipynb #8c0d4572
 def has_dropout(model: torch.nn.Module) -> bool:
@@ -103,8 +104,18 @@ def blend_predictions(direct: ElementPrediction, mixture: ElementPrediction, wei
     components = (torch.cat([w[..., None] * wm, (1 - w)[..., None] * wd], -1), torch.cat([mm, md], -1), torch.cat([sm, sd], -1))
     return ElementPrediction(mean, aleatoric + confusion + epistemic, aleatoric, epistemic, direct.elements, route, confusion, mixture.class_probs, *components)
 
-def combine(outputs: dict, refs: References | None = None, route: str = 'blend', blend_weight: float = 0.5, elements: tuple = PANEL) -> ElementPrediction:
+def temper(class_probs: torch.Tensor, # [..., C] class posteriors
+           temperature: float = 1.0, # below 1 sharpens, above 1 flattens (Guo et al. 2017)
+          ) -> torch.Tensor:
+    "Class posteriors with their logits divided by `temperature`: softmax(log p / T)."
+    if temperature == 1.0: return class_probs
+    return (class_probs.float().clamp_min(1e-30).log() / temperature).softmax(-1)
+
+def combine(outputs: dict, refs: References | None = None, route: str = 'blend', blend_weight: float = 0.5, elements: tuple = PANEL,
+            temperature: float = 1.0, # of the class posteriors, each pass's (see `temper`)
+           ) -> ElementPrediction:
     "One prediction from per-pass outputs: `direct`, `mixture` (needs a class head and `refs`), or their `blend`."
+    if outputs.get('class_probs') is not None and temperature != 1.0: outputs = dict(outputs, class_probs=temper(outputs['class_probs'], temperature))
     if route not in ('direct', 'mixture', 'blend'): raise ValueError(f"route must be 'direct', 'mixture' or 'blend', not {route!r}")
     direct = direct_prediction(outputs, elements)
     if route == 'direct': return direct
@@ -152,6 +163,10 @@ def saved_blend_weight(checkpoint: Path) -> float | None:
     "The blend weight `atomvision evaluate` chose on val and saved beside a run or checkpoint (`blend.json`); None if none."
     return _saved(checkpoint, 'blend_weight')
 
+def saved_temperature(checkpoint: Path) -> float | None:
+    "The class temperature `atomvision evaluate` chose on val and saved beside a run (`blend.json`); None if none."
+    return _saved(checkpoint, 'class_temperature')
+
 def saved_unfamiliar_threshold(checkpoint: Path) -> float | None:
     "The val photos' 95th percentile of `unfamiliarity` that `atomvision evaluate` saved beside a run (`blend.json`); None if none."
     return _saved(checkpoint, 'unfamiliar_threshold')
@@ -174,6 +189,17 @@ def checkpoint_digest(checkpoint: Path) -> str:
     return digest.hexdigest()
 
 ENGINES = ('torch', 'torch-bf16', 'onnx', 'onnx-int8')
+
+def native_bf16() -> bool:
+    "Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast is faster than fp32 rather than slower."
+    try: return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError): return False
+
+def resolve_engine(engine: str) -> str:
+    "`engine`, with 'auto' made 'torch-bf16' on a CPU with native bf16 and 'torch' (fp32) elsewhere."
+    if engine == 'auto': return 'torch-bf16' if native_bf16() else 'torch'
+    if engine not in ENGINES: raise ValueError(f"engine must be 'auto' or one of {ENGINES}, not {engine!r}")
+    return engine
 
 def _as_passes(out: dict) -> dict:
     "One pass of raw outputs in the shape of `sample_outputs`: [1, N, ...], variances and class probabilities."
@@ -198,22 +224,28 @@ def onnx_session(model, # a loaded member
         if not path.exists(): quantize_int8(fp32, path, image_size=model.config.image_size, method=method)
     return OnnxModel(path, model.config)
 
-def closest_foods(pred: ElementPrediction, refs: References, links: pd.DataFrame, # the class references and the photo-to-food links
+def linked_foods(links: pd.DataFrame, k: int = 3) -> dict:
+    "Class name -> up to `k` of its linked foods (source, id, name), from the photo-to-food link table."
+    return {name: [dict(food_key=r.food_key, source=r.source, food_id=r.food_key.split(':', 1)[1], food_name=r.food_name)
+                   for r in group.drop_duplicates('food_key').head(k).itertuples()] for name, group in links.groupby('class_name', sort=False)}
+
+def closest_foods(pred: ElementPrediction, refs: References,
+                  links: pd.DataFrame | dict, # the photo-to-food links, or `linked_foods` of them
+
                   threshold: float | None = None, # the val photos' 95th percentile of unfamiliarity (None: never flagged)
                   k: int = 3) -> list[dict]:
     """For each photo: the class it points to, its probability where the model names classes, up to `k` linked
     foods, its `unfamiliarity` (1 - the largest class probability) and whether that is above the val photos' 95th
     percentile (`unfamiliar`: the photo may show a food the model does not know; None without a saved threshold)."""
     nearest, scores = nearest_classes(pred, refs), unfamiliarity(pred)
+    foods = linked_foods(links, k) if isinstance(links, pd.DataFrame) else links
     out = []
     for i, c in enumerate(nearest):
         name = refs.class_names[int(c)]
-        linked = links[links.class_name == name].drop_duplicates('food_key').head(k)
         score = None if pred.class_probs is None else float(scores[i])
         out.append(dict(class_name=name, probability=float(pred.class_probs[i, c]) if pred.class_probs is not None else None,
                         unfamiliarity=score, unfamiliar=None if score is None or threshold is None else score > threshold,
-                        foods=[dict(food_key=r.food_key, source=r.source, food_id=r.food_key.split(':', 1)[1], food_name=r.food_name)
-                               for r in linked.itertuples()]))
+                        foods=[dict(food) for food in foods.get(name, [])]))
     return out
 
 # %% ../nbs/09d_predict.ipynb #662154f1
@@ -225,24 +257,25 @@ class Predictor:
                  store: Path | None = None, # for a run without artifact.json: the image store; default `default_store()`
                  members: int | None = None, # use the first `members` of an ensemble
                  threads: int | None = None, # torch threads (default: torch's choice)
-                 engine: str = 'torch', # 'torch' (fp32), 'torch-bf16', 'onnx' (fp32) or 'onnx-int8' (the ONNX engines: one deterministic pass)
+                 engine: str = 'torch', # 'torch' (fp32), 'torch-bf16', 'onnx' (fp32) or 'onnx-int8' (the ONNX engines: one deterministic pass), or 'auto'
                 ):
-        if engine not in ENGINES: raise ValueError(f'engine must be one of {ENGINES}, not {engine!r}')
-        self.checkpoint, self.engine = Path(checkpoint), engine
+        self.checkpoint, self.engine = Path(checkpoint), resolve_engine(engine)
         self.artifact = open_artifact(self.checkpoint, members, store)
         self.models = self.artifact.load_models()
         self.config = self.models[0].config
         cnn = any(m.config.backbone != 'vit' or m.config.hybrid for m in self.models) # convolutions run 1.4x faster channels-last on CPU
         self.layout = torch.channels_last if cnn else torch.contiguous_format
-        self.models = [m.to(memory_format=self.layout) for m in self.models]
+        self.models = [fold_batchnorm(m).to(memory_format=self.layout) for m in self.models] # its own copies: BatchNorms folded, for prediction only
         self.route, self.blend_weight = prediction_path(self.checkpoint, self.models)
+        self.temperature = saved_temperature(self.checkpoint) or 1.0 # of the class posteriors, chosen on val
         self.unfamiliar_threshold = saved_unfamiliar_threshold(self.checkpoint) # None: never flagged
         a = self.artifact
         self.mean, self.std, self.crop, self.photo_size = a.mean, a.std, a.eval_crop, a.photo_size
         self.refs, self.links, self.profiles = a.refs, a.links, a.profiles
         if threads: torch.set_num_threads(threads)
         self.lock = threading.Lock()
-        self.sessions = [self._session(m, k) for k, m in enumerate(self.models)] if engine.startswith('onnx') else None
+        self.foods_by_class = {} # k -> `linked_foods` of the links
+        self.sessions = [self._session(m, k) for k, m in enumerate(self.models)] if self.engine.startswith('onnx') else None
 
     def _session(self, model, k: int):
         "The ONNX Runtime session of member `k` (see `onnx_session`)."
@@ -271,7 +304,7 @@ class Predictor:
 
     def predict(self, images: torch.Tensor, mc_samples: int = 8, tta: int = 1) -> ElementPrediction:
         "The element profile of uint8 images [N, 3, S, S] by the checkpoint's prediction path."
-        return combine(self.outputs(images, mc_samples, tta), self.refs, self.route, self.blend_weight, self.elements)
+        return combine(self.outputs(images, mc_samples, tta), self.refs, self.route, self.blend_weight, self.elements, self.temperature)
 
     def attention(self, image: torch.Tensor, # uint8 [3, S, S]
                  ) -> torch.Tensor:
@@ -293,7 +326,8 @@ class Predictor:
 
     def closest_foods(self, pred: ElementPrediction, k: int = 3) -> list[dict]:
         "For each photo: the class it points to, up to `k` linked foods and how unfamiliar it looks (see `closest_foods`)."
-        return closest_foods(pred, self.refs, self.links, self.unfamiliar_threshold, k)
+        if k not in self.foods_by_class: self.foods_by_class[k] = linked_foods(self.links, k) # once, not per photo
+        return closest_foods(pred, self.refs, self.foods_by_class[k], self.unfamiliar_threshold, k)
 
 
 # %% ../nbs/09d_predict.ipynb #1cbcec58

@@ -115,7 +115,7 @@ class ServeSettings:
     port: int = 8000
     token: str | None = None # bearer token required on every endpoint but /health (default: ATOMVISION_TOKEN)
     cors_origin: str | None = None # the one origin CORS allows (default: none)
-    engine: str = 'torch' # see `predict.ENGINES`
+    engine: str = 'auto' # bf16 on a CPU that computes it natively, else fp32; or one of `predict.ENGINES`
     max_batch: int = 16 # micro-batching: most photos per model call
     max_wait_ms: float = 5.0 # micro-batching: longest wait for more photos
     mc_samples: int = 8 # default MC-dropout passes per photo
@@ -177,7 +177,7 @@ def _loader(load_predictor, state: dict, s: ServeSettings):
 # %% ../nbs/10a_serve.ipynb #9aaf1111
 def _model_info(predictor: Predictor, s: ServeSettings) -> dict:
     "What `GET /model` says: the panel, path, checkpoint, config, artifact and the serving settings."
-    return dict(panel=list(predictor.elements), path=predictor.route, blend_weight=predictor.blend_weight,
+    return dict(panel=list(predictor.elements), path=predictor.route, blend_weight=predictor.blend_weight, class_temperature=predictor.temperature, engine=predictor.engine,
                 checkpoint=predictor.checkpoint.name, checkpoint_sha256=predictor.sha256, members=len(predictor.models),
                 config={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(predictor.config).items()},
                 micro_batching=dict(max_batch=s.max_batch, max_wait_ms=s.max_wait_ms), mc_samples=s.mc_samples, max_pixels=s.max_pixels,

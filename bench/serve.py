@@ -9,7 +9,8 @@ field, a photo declaring 64 MP, a decompression bomb declaring 400 MP): every an
 never a 5xx, and the server still healthy after; and the server's peak memory (VmHWM) before and after 16 concurrent
 uploads of a large but allowed photo (36 MP PNG).
 Model-only, in this process: the accuracy change of each engine on val photos (mean |log10| error against the class
-reference, direct path) and the throughput of vit_base at 224 px, batch 8, for fp32 and bf16 eager, ONNX fp32 and
+reference, of the medians the service answers; class top-1), the prediction core's photos/s for each engine at batch 16 (against the same
+model with its BatchNorms not folded), and the throughput of vit_base at 224 px, batch 8, for fp32 and bf16 eager, ONNX fp32 and
 INT8, dynamic (the engine's) and static QDQ (untrained weights: speed does not depend on them).
 
     python bench/serve.py [--checkpoint data/runs/cpu-seed0] [--requests 200] [--skip-base]
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from atomvision.transforms import preprocess
 from atomvision.store import ImageStoreDataset, declared_png, default_store  # noqa: E402
-from atomvision.predict import ENGINES, Predictor  # noqa: E402
+from atomvision.predict import ENGINES, Predictor, resolve_engine  # noqa: E402
 
 
 def free_port() -> int:
@@ -119,15 +120,37 @@ def peak_rss_mb(pid: int) -> float:
     return float('nan')
 
 
-def accuracy(checkpoint: Path, engine: str, photos: int = 128) -> float:
-    "Mean |log10 error| of the direct path on val photos, against each photo's class reference (measured elements)."
+def accuracy(checkpoint: Path, engine: str, photos: int | None = None) -> tuple:
+    """(mean |log10 error| of the predicted medians against each photo's class reference over measured elements, class
+    top-1) on the linked val photos (the first `photos` of them), as the service answers: its route, 8 MC passes."""
     predictor = Predictor(checkpoint, engine=engine)
-    predictor.route = 'direct'
     val = ImageStoreDataset(default_store(), 'val', limit=photos)
     images = torch.stack([val[i][0] for i in range(len(val))])
-    pred = predictor.predict(images, mc_samples=0).mean_log10.numpy()
+    pred = predictor.predict(images, mc_samples=8)
     central = predictor.refs.central[val.class_ids[:len(val)]]
-    return float(np.nanmean(np.abs(pred - central)))
+    top1 = float((pred.class_probs.argmax(1).numpy() == val.class_ids[:len(val)]).mean()) if pred.class_probs is not None else float('nan')
+    return float(np.nanmean(np.abs(pred.median_log10.numpy() - central))), top1, len(val)
+
+
+def model_throughput(checkpoint: Path, engines: list, batch: int = 16, repeats: int = 8) -> dict:
+    """The prediction core alone, no HTTP: photos/s of `Predictor.outputs` (evaluation view, the model, the heads' MC
+    passes) on a batch of val photos, for each engine; first the torch fp32 model with its BatchNorms not folded, the
+    baseline of the folding."""
+    val = ImageStoreDataset(default_store(), 'val', limit=batch)
+    images = torch.stack([val[i][0] for i in range(batch)])
+    def rate(predictor):
+        call = lambda: predictor.outputs(images, mc_samples=8)
+        call(); call()
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter(); call(); times.append(time.perf_counter() - started)
+        return batch / statistics.median(times)
+    out = {}
+    unfolded = Predictor(checkpoint, engine='torch')
+    unfolded.models = [m.to(memory_format=unfolded.layout) for m in unfolded.artifact.load_models()]
+    out['torch, BatchNorm not folded'] = rate(unfolded)
+    for engine in engines: out[engine] = rate(Predictor(checkpoint, engine=engine))
+    return out
 
 
 def base_throughput(store: Path) -> dict:
@@ -169,7 +192,8 @@ def main():
     checkpoint = Path(args.checkpoint)
     photos = jpegs(64)
     print(f'machine: {os.cpu_count()} cores, torch {torch.__version__}; checkpoint {checkpoint}; {len(photos)} val photos as JPEG; '
-          f'{args.mc_samples} MC-dropout passes asked per photo (a model without dropout makes one)')
+          f'{args.mc_samples} MC-dropout passes asked per photo (a model without dropout makes one); '
+          f"atomvision serve's default engine here ('auto'): {resolve_engine('auto')}")
     results = {}
     for engine in args.engines.split(','):
         server = Server(checkpoint, engine, args.mc_samples)
@@ -211,11 +235,17 @@ def main():
             server.close()
     reference = None
     for engine in args.engines.split(','):
-        error = accuracy(checkpoint, engine)
-        reference = error if engine == 'torch' else reference
-        results.setdefault(engine, {})['val_mean_abs_log10_error'] = error
-        change = f'{error - reference:+.4f}' if reference is not None else 'n/a'
-        print(f'{engine:11} val mean |log10 error| (direct path, 128 photos): {error:.4f}  (change against torch fp32: {change})')
+        error, top1, n = accuracy(checkpoint, engine)
+        reference = (error, top1) if engine == 'torch' else reference
+        results.setdefault(engine, {}).update(val_mean_abs_log10_error=error, val_class_top1=top1)
+        change = f'{error - reference[0]:+.4f}, top-1 {top1 - reference[1]:+.3f}' if reference is not None else 'n/a'
+        print(f'{engine:11} val mean |log10 error| of the medians ({n} photos): {error:.4f}, class top-1 {top1:.3f}  (change against torch fp32: {change})')
+    core = model_throughput(checkpoint, args.engines.split(','))
+    results['prediction_core_batch16'] = core
+    print('prediction core alone, batch 16 (photos/s): ' + ', '.join(f'{k} {v:.1f}' for k, v in core.items()))
+    if 'torch-bf16' in core:
+        for engine in ('onnx', 'onnx-int8'):
+            if engine in core: print(f"{engine} / torch-bf16 eager: {core[engine] / core['torch-bf16']:.2f}x")
     if not args.skip_base:
         base = base_throughput(default_store())
         results['vit_base_224_batch8'] = base
