@@ -85,7 +85,8 @@ def artifact_record(files: list, # the members' weight files, inside `folder`
                 members=[dict(file=name(f), sha256=sha256_of(f), bytes=Path(f).stat().st_size, backbone=c.backbone) for f, c in zip(files, configs)],
                 model=dict(backbone=config.backbone if len(backbones) == 1 else 'mixed', image_size=config.image_size, n_classes=config.n_classes, panel=list(config.elements)),
                 preprocessing=dict(photo_size=photo_size, eval_crop=EVAL_CROP, mean=train.mean.tolist(), std=train.std.tolist()),
-                classes=dict(names=refs.class_names, bound=refs.bound, central=_plain(refs.central), spread=_plain(refs.spread), count=refs.count.tolist()),
+                classes=dict(names=refs.class_names, bound=refs.bound, central=_plain(refs.central), spread=_plain(refs.spread), count=refs.count.tolist(),
+                             spread_factor=None if refs.spread_factor is None else refs.spread_factor.tolist()),
                 links=links.to_dict('records'),
                 profiles=measured_profiles(dataset, set(links.food_key)) if dataset is not None else {},
                 training_data=dict(image_store_inputs=inputs))
@@ -118,7 +119,9 @@ class Artifact:
         array = lambda key: np.array(c[key], dtype=np.float64) # None -> NaN
         count = np.array(c['count'], dtype=np.int64)
         empty = np.zeros((*count.shape, 0))
-        return References(list(c['names']), array('central'), array('spread'), count, empty.astype(np.float32), empty.astype(bool), c['bound'])
+        factor = c.get('spread_factor')
+        return References(list(c['names']), array('central'), array('spread'), count, empty.astype(np.float32), empty.astype(bool), c['bound'],
+                          None if factor is None else np.array(factor))
 
     @classmethod
     def read(cls, path: Path, # artifact.json

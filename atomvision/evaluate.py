@@ -5,6 +5,7 @@
 # %% ../nbs/10_evaluate.ipynb #ee8c501d
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from .config import atomic_write, data_dir, pick_device
 from .elements import PANEL
 from .artifact import load_members
-from .predict import blend_predictions, class_disagreement, combine, direct_prediction, ensemble_outputs, has_dropout, mixture_prediction, nearest_classes, saved_blend_weight, unfamiliarity
+from .predict import blend_predictions, class_disagreement, combine, direct_prediction, ensemble_outputs, has_dropout, mixture_prediction, nearest_classes, saved_blend_weight, saved_temperature, temper, unfamiliarity
 from .photos import References
 from .transforms import augment, normalize, preprocess, EVAL_CROP
 from .store import ImageStoreDataset, class_groups, default_store, load_photo, make_targets
@@ -31,10 +32,11 @@ from .checkpoints import checkpoint_config, load_model
 from .plots import plot_overlay
 
 # %% auto #0
-__all__ = ['ORDERS', 'group_baselines', 'evaluation_table', 'coverage_curve', 'choose_blend_weight', 'class_metrics',
-           'evaluate_run', 'plot_calibration', 'plot_element_errors', 'plot_confusion', 'plot_attention_gallery',
-           'write_evaluation', 'attention_view', 'AttentionExplorer', 'patch_ranks', 'deletion_insertion', 'curve_area',
-           'map_faithfulness', 'load_split_file', 'ood_epistemic', 'auroc', 'held_out_scores']
+__all__ = ['ORDERS', 'group_baselines', 'evaluation_table', 'coverage_curve', 'choose_temperature', 'choose_blend_weight',
+           'class_metrics', 'evaluate_run', 'plot_calibration', 'plot_element_errors', 'plot_confusion',
+           'plot_attention_gallery', 'write_evaluation', 'attention_view', 'AttentionExplorer', 'patch_ranks',
+           'deletion_insertion', 'curve_area', 'map_faithfulness', 'load_split_file', 'ood_epistemic', 'auroc',
+           'held_out_scores']
 
 # %% ../nbs/10_evaluate.ipynb #564c525f
 def _individual(refs: References, class_ids: np.ndarray, censored: bool = False):
@@ -141,6 +143,21 @@ def coverage_curve(pred: ElementPrediction, class_ids: np.ndarray, refs: Referen
     return pd.DataFrame(rows)
 
 # %% ../nbs/10_evaluate.ipynb #6cdab248
+def choose_temperature(class_probs: torch.Tensor, # [passes, N, C] each pass's and member's class posteriors
+                       class_ids: np.ndarray, # [N] the photos' classes
+                       temperatures=np.round(np.arange(0.3, 2.001, 0.05), 2),
+                      ) -> tuple[float, pd.DataFrame]:
+    """The temperature of the class posteriors (`predict.temper`, applied to each pass) with the lowest negative log
+    likelihood of the photos' classes under the pooled posterior (temperature scaling, Guo et al. 2017), and the curve
+    of that NLL and the mean largest probability over `temperatures`."""
+    index, rows = torch.as_tensor(np.asarray(class_ids)), []
+    for t in temperatures:
+        pooled = temper(class_probs, float(t)).mean(0)
+        rows.append(dict(temperature=float(t), class_nll=float(-pooled[torch.arange(len(index)), index].clamp_min(1e-12).log().mean()),
+                         mean_confidence=float(pooled.max(-1).values.mean())))
+    curve = pd.DataFrame(rows)
+    return float(curve.loc[curve.class_nll.idxmin(), 'temperature']), curve
+
 def choose_blend_weight(outputs: dict, class_ids: np.ndarray, refs: References, elements: tuple = PANEL,
                         weights=np.linspace(0, 1, 11),
                         by: str = 'nll', # 'nll': the log score of the predictive distribution; 'mae': the MAE of its median
@@ -181,6 +198,7 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
                  blend_by: str = 'nll', # how a weight is chosen on val: 'nll' or 'mae' (see `choose_blend_weight`)
                  members: int | None = None, # use the first N members of an ensemble
                  crop: float = EVAL_CROP, # the evaluation view's centre crop (1: the whole photo)
+                 temperature: float | None = None, # of the class posteriors; None: chosen on the val photos (`choose_temperature`)
                 ) -> dict:
     "Metrics of a checkpoint, run or ensemble folder on a split of the store (or on given uint8 images and class ids); writes metrics.json and figures to `out`."
     store = Path(store) if store else default_store()
@@ -196,11 +214,16 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
     outputs = ensemble_outputs(models, images, train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop)
     has_classes = outputs['class_probs'] is not None
     route = route if has_classes else 'direct'
-    blend_curve = None
+    blend_curve = temperature_curve = None
+    on_val = split == 'val' and len(images) == len(val) and not label
+    val_outputs = functools.cache(lambda: outputs if on_val else ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop))
+    if has_classes and temperature is None:
+        temperature, temperature_curve = choose_temperature(val_outputs()['class_probs'], val.class_ids)
+    temperature = temperature or 1.0
+    tempered = lambda o: dict(o, class_probs=temper(o['class_probs'], temperature)) if o['class_probs'] is not None else o
     if route == 'blend' and blend_weight is None:
-        val_outputs = outputs if (split == 'val' and len(images) == len(val) and not label) else \
-            ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop)
-        blend_weight, blend_curve = choose_blend_weight(val_outputs, val.class_ids, refs, config.elements, by=blend_by)
+        blend_weight, blend_curve = choose_blend_weight(tempered(val_outputs()), val.class_ids, refs, config.elements, by=blend_by)
+    outputs = tempered(outputs)
     pred = combine(outputs, refs, route, blend_weight if blend_weight is not None else 0.5, config.elements)
     table = evaluation_table(pred, class_ids, refs, train_set.class_ids, groups)
     curve = coverage_curve(pred, class_ids, refs)
@@ -208,6 +231,8 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
     summary = dict(checkpoint=str(checkpoint), split=label or split, photos=int(len(images)), members=len(models), mc_samples=mc_samples, view_crop=crop,
                    route=pred.route, point_estimate='median', blend_weight=blend_weight if route == 'blend' else None,
                    blend_chosen_by=(blend_by if blend_curve is not None else 'given') if route == 'blend' else None,
+                   class_temperature=temperature if has_classes else None,
+                   temperature_chosen_by=('class nll on val' if temperature_curve is not None else 'given') if has_classes else None,
                    elements_beating_train_mean=int((table.skill_vs_mean > 0).sum()), elements_beating_group_mean=int((table.skill_vs_group > 0).sum()),
                    elements=int(len(table)), mean_skill_vs_train_mean=float(table.skill_vs_mean.mean()),
                    mean_skill_vs_group_mean=float(table.skill_vs_group.mean()),
@@ -222,7 +247,7 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
                    **(class_metrics(pred.class_probs, class_ids, groups) if has_classes else {}),
                    mean_epistemic_var=float(pred.epistemic_var.mean()) if pred.epistemic_var is not None else None)
     result = dict(summary=summary, per_element=table, coverage=curve, prediction=pred, class_ids=class_ids, nearest=nearest, groups=groups,
-                  blend_curve=blend_curve)
+                  blend_curve=blend_curve, temperature_curve=temperature_curve)
     if out is not None: write_evaluation(result, Path(out), models[0], images, train_set, config.image_size)
     return result
 
@@ -426,13 +451,16 @@ def load_split_file(images_dir: Path, split_file: Path, size: int = 256) -> tupl
 
 # %% ../nbs/10_evaluate.ipynb #1a44ccf3
 def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128, mc_samples: int = 8, members: int | None = None,
-                  route: str = 'blend', blend_weight: float | None = None, seed: int = 0, crop: float = EVAL_CROP) -> dict:
+                  route: str = 'blend', blend_weight: float | None = None, seed: int = 0, crop: float = EVAL_CROP,
+                  temperature: float | None = None, # of the class posteriors; None: the saved one, else 1
+                 ) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
     (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`; NaN when a model
     has no epistemic part: one member, no dropout, one path). The blend weight
     defaults to the one `atomvision evaluate` saved beside the run (`blend.json`), else 0.5."""
     if blend_weight is None: blend_weight = saved_blend_weight(checkpoint)
     if blend_weight is None: blend_weight = 0.5
+    temperature = temperature or saved_temperature(checkpoint) or 1.0
     store = Path(store) if store else default_store()
     models = load_members(checkpoint, members)
     val = ImageStoreDataset(store, 'val', limit=photos, preload=True)
@@ -443,7 +471,7 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
     result = {}
     for name, batch in (('val', images), ('inverted', 255 - images), ('noise', noise)):
         outputs = ensemble_outputs(models, batch, val.mean, val.std, size, passes, crop=crop)
-        pred = combine(outputs, refs, route if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
+        pred = combine(outputs, refs, route if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements, temperature)
         result[name] = float(pred.epistemic_var.mean())
         if pred.confusion_var is not None: result[f'{name}_confusion'] = float(pred.confusion_var.mean())
     for name in ('inverted', 'noise'): result[f'ratio_{name}'] = result[name] / result['val'] if result['val'] > 0 else float('nan')
@@ -458,7 +486,9 @@ def auroc(known: np.ndarray, unseen: np.ndarray) -> float:
 
 def held_out_scores(checkpoint: Path, classes: tuple, # the classes held out of the model's training
                     store: Path | None = None, mc_samples: int = 8, members: int | None = None, route: str = 'blend',
-                    blend_weight: float | None = None, crop: float = EVAL_CROP, quantile: float = 0.95) -> dict:
+                    blend_weight: float | None = None, crop: float = EVAL_CROP, quantile: float = 0.95,
+                    temperature: float | None = None, # of the class posteriors; None: the saved one, else chosen on the known classes' val photos
+                   ) -> dict:
     """On every photo (train and val) of the held-out `classes` and on the val photos of the other classes, for each
     score (the element epistemic variance, `unfamiliarity` and `class_disagreement`): its mean on each set, the ratio
     of the means (held out / val), its AUROC, and the share of each set (and of each held-out class) above the val
@@ -471,9 +501,12 @@ def held_out_scores(checkpoint: Path, classes: tuple, # the classes held out of 
     parts = [ImageStoreDataset(store, s, preload=True, linked_only=False, only_classes=tuple(classes)) for s in ('train', 'val')]
     unseen, unseen_names = torch.cat([p.images() for p in parts]), np.concatenate([np.asarray(p.references.class_names)[p.class_ids] for p in parts])
     passes = mc_samples if any(has_dropout(m) for m in models) else 0
+    if temperature is None: temperature = saved_temperature(checkpoint)
     result, scores = dict(classes=list(classes), members=len(models), mc_samples=passes, blend_weight=blend_weight), {}
     for name, images in (('val', val.images()), ('held_out', unseen)):
         outputs = ensemble_outputs(models, images, val.mean, val.std, models[0].config.image_size, passes, crop=crop)
+        if temperature is None: temperature = choose_temperature(outputs['class_probs'], val.class_ids)[0] if outputs['class_probs'] is not None else 1.0
+        if outputs['class_probs'] is not None: outputs = dict(outputs, class_probs=temper(outputs['class_probs'], temperature))
         pred = combine(outputs, val.references, route if outputs['class_probs'] is not None else 'direct', blend_weight, models[0].config.elements)
         scores[name] = dict(epistemic=np.nanmean(pred.epistemic_var.numpy(), 1), unfamiliarity=unfamiliarity(pred).numpy(),
                             class_disagreement=class_disagreement(outputs['class_probs']).numpy() if outputs['class_probs'] is not None else np.zeros(len(images)))
@@ -485,6 +518,7 @@ def held_out_scores(checkpoint: Path, classes: tuple, # the classes held out of 
                        f'ratio_{score}': float(unseen.mean() / known.mean()) if known.mean() > 0 else float('nan'),
                        f'auroc_{score}': auroc(known, unseen), f'threshold_{score}': threshold,
                        f'flagged_val_{score}': float((known > threshold).mean()), f'flagged_held_out_{score}': float((unseen > threshold).mean())})
+    result['class_temperature'] = temperature
     result['flagged_by_class'] = {c: {score: float((scores['held_out'][score][unseen_names == c] > result[f'threshold_{score}']).mean())
                                       for score in scores['held_out']} for c in sorted(set(unseen_names))}
     return result

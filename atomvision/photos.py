@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from .elements import PANEL
 from .schema import bound_values, is_censored
@@ -18,8 +19,8 @@ from .harmonize import Dataset
 from .linking import link_foods
 
 # %% auto #0
-__all__ = ['LINK_COLUMNS', 'LINK_TABLE', 'grocery_classes', 'grocery_split', 'resolve_links', 'References',
-           'reference_distributions']
+__all__ = ['LINK_COLUMNS', 'LINK_TABLE', 'REFERENCES_VERSION', 'grocery_classes', 'grocery_split', 'resolve_links',
+           'spread_factors', 'References', 'reference_distributions']
 
 # %% ../nbs/08_photos.ipynb #aec2c55a
 def grocery_classes() -> pd.DataFrame:
@@ -52,7 +53,36 @@ def resolve_links(dataset: Dataset, table: pd.DataFrame = LINK_TABLE) -> pd.Data
                      for k, n, s in zip(found.food_key, found.food_name, found.source)]
     return pd.DataFrame(rows).drop_duplicates(['class_name', 'food_key']).reset_index(drop=True)
 
+# %% ../nbs/08_photos.ipynb #dc01b297
+def spread_factors(central: np.ndarray, spread: np.ndarray, # [C, E] log10 central values and spreads
+                   values: np.ndarray, censored: np.ndarray, # [C, E, K] the log10 values (NaN-padded) and their censoring
+                   level: float = 0.9, # the interval's probability
+                   grid: np.ndarray = np.exp(np.linspace(np.log(0.25), np.log(4), 241)), # the factors tried
+                  ) -> np.ndarray:
+    """Per element [E], the smallest factor on the classes' spreads with which their own central `level` intervals
+    (central ± z * factor * spread) hold at least `level` of their values, pooled over classes; a non-detect counts
+    with the probability of the interval given that it lies below its limit (the censored-data rule the evaluation
+    uses). 1 where an element has no values."""
+    z = float(torch.distributions.Normal(0, 1).icdf(torch.tensor(0.5 + level / 2)))
+    a = (1 - level) / 2
+    factors = np.ones(central.shape[1])
+    for j in range(central.shape[1]):
+        have = ~np.isnan(values[:, j]) & ~np.isnan(central[:, j, None])
+        if not have.any(): continue
+        rows = np.nonzero(have)[0]
+        offset = torch.as_tensor((values[:, j][have] - central[rows, j]) / spread[rows, j], dtype=torch.float64)[None] # [1, n]
+        k = torch.as_tensor(grid, dtype=torch.float64)[:, None] # [factors, 1]
+        below = torch.special.ndtr(offset / k) # P(value < its limit) for the non-detects
+        inside = torch.where(torch.as_tensor(censored[:, j][have]), ((below.clamp(max=1 - a) - a).clamp_min(0) / below.clamp_min(1e-12)),
+                             (offset.abs() <= z * k).double()).mean(1)
+        reached = np.flatnonzero(inside.numpy() >= level)
+        factors[j] = grid[reached[0]] if len(reached) else grid[-1]
+    return factors
+
+
 # %% ../nbs/08_photos.ipynb #d4b0227e
+REFERENCES_VERSION = 2 # how reference distributions are made (2: calibrated spreads); part of the image store's inputs
+
 @dataclass
 class References:
     "Per class x element reference distributions in log10 mg/kg."
@@ -63,11 +93,14 @@ class References:
     values: np.ndarray # [C, E, K] the log10 values, NaN-padded
     censored: np.ndarray # [C, E, K] whether each value is censored
     bound: str = 'mb'
+    spread_factor: np.ndarray | None = None # [E] the calibration factor already applied to `spread` (see `spread_factors`)
     @property
     def measured(self): return self.count > 0
 
 def reference_distributions(dataset: Dataset, links: pd.DataFrame, class_names: list, bound: str = 'mb',
-                            max_values: int = 64, min_spread: float = 0.05, seed: int = 0) -> References:
+                            max_values: int = 64, min_spread: float = 0.05, seed: int = 0,
+                            calibrate: bool = True, # scale each element's spreads by `spread_factors`
+                           ) -> References:
     "Reference distributions of each class in `class_names` (rows in that order) for the panel."
     data = dataset.data[dataset.data.species.isna() & dataset.data.element.isin(PANEL)]
     censored = is_censored(data.censoring)
@@ -91,4 +124,5 @@ def reference_distributions(dataset: Dataset, links: pd.DataFrame, class_names: 
         keep = rng.choice(len(logs), size=min(len(logs), max_values), replace=False)
         stored = np.log10(cell.stored.to_numpy()) # measured values, and the limit itself for censored ones
         values[i, j, :len(keep)], censored[i, j, :len(keep)] = stored[keep], cell.censored.to_numpy()[keep]
-    return References(list(class_names), central, spread, count, values, censored, bound)
+    factor = spread_factors(central, spread, values, censored) if calibrate else np.ones(E)
+    return References(list(class_names), central, spread * factor, count, values, censored, bound, factor)

@@ -24,7 +24,7 @@ from .config import atomic_write, data_dir
 from .elements import PANEL
 from .fetch import FILES, TREES
 from .harmonize import Dataset
-from .photos import LINK_TABLE, References, grocery_classes, grocery_split, reference_distributions, resolve_links
+from .photos import LINK_TABLE, REFERENCES_VERSION, References, grocery_classes, grocery_split, reference_distributions, resolve_links
 
 # %% auto #0
 __all__ = ['MIN_SIDE', 'MAX_PIXELS', 'load_photo', 'PhotoError', 'decode_photo', 'read_photo', 'declared_png',
@@ -106,7 +106,8 @@ def _build_image_store(dataset: Dataset, path: Path, size: int, bound: str, comp
     classes = grocery_classes()
     links = resolve_links(dataset)
     inputs = _digest(TREES['grocery_store/images'].sha256, FILES['grocery_store/train.txt'].sha256, FILES['grocery_store/val.txt'].sha256,
-                     LINK_TABLE.to_dict('list'), dataset.metadata.get('counts'), dataset.metadata.get('sources'), size, bound, compression)
+                     LINK_TABLE.to_dict('list'), dataset.metadata.get('counts'), dataset.metadata.get('sources'), size, bound, compression,
+                     REFERENCES_VERSION)
     if path.exists():
         with h5py.File(path) as f:
             if f.attrs.get('inputs') == inputs:
@@ -129,7 +130,7 @@ def _build_image_store(dataset: Dataset, path: Path, size: int, bound: str, comp
             f.create_dataset('sha256', data=np.array(digests, dtype=h5py.string_dtype()))
             ref = f.create_group('references')
             ref.create_dataset('class_name', data=np.array(refs.class_names, dtype=h5py.string_dtype()))
-            for name in ('central', 'spread', 'count', 'values', 'censored'): ref[name] = getattr(refs, name)
+            for name in ('central', 'spread', 'count', 'values', 'censored', 'spread_factor'): ref[name] = getattr(refs, name)
             ref.attrs['bound'] = bound; ref.attrs['elements'] = list(PANEL)
             f.attrs['links'] = links.to_json(orient='records')
             sample = images[np.arange(0, len(photos), 10)].astype(np.float32) / 255.0
@@ -158,7 +159,8 @@ class ImageStoreDataset(torch.utils.data.Dataset):
             self.mean, self.std = torch.tensor(f.attrs['mean']), torch.tensor(f.attrs['std'])
             ref = f['references']
             self.references = References([n.decode() if isinstance(n, bytes) else n for n in ref['class_name'][:]], ref['central'][:],
-                                         ref['spread'][:], ref['count'][:], ref['values'][:], ref['censored'][:], ref.attrs['bound'])
+                                         ref['spread'][:], ref['count'][:], ref['values'][:], ref['censored'][:], ref.attrs['bound'],
+                                         ref['spread_factor'][:] if 'spread_factor' in ref else None)
         keep = self.references.measured.any(1)[self.class_ids] if linked_only else np.ones(len(self.indices), dtype=bool)
         names = self.references.class_names
         unknown = sorted((set(exclude_classes) | set(only_classes or ())) - set(names))

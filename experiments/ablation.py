@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 LONG_EPOCHS, ABLATION_EPOCHS = 100, 40
-ENSEMBLES = [('long', 3), ('long', 5), ('gpu', 3), ('hybrid', 3), ('hybrid-distill', 3)] # (variant, K): members are its seeds 0..K-1
+ENSEMBLES = [('long', 3), ('long', 5), ('gpu', 3), ('cnn', 3), ('hybrid', 3), ('hybrid-distill', 3)] # (variant, K): members are its seeds 0..K-1
 # name -> (preset, changes); the ViT recipe is the vit-long preset's (atomvision.train.RECIPE), the pretrained one the
 # cpu preset's (atomvision.train.CNN_RECIPE)
 VARIANTS = {
@@ -47,6 +47,7 @@ VARIANTS = {
     'cnn-no-smoothing': ('cpu', dict(members=1, label_smoothing=0.0)),
     'cnn-192': ('cpu', dict(members=1, image_size=192)),
     'cnn-8-epochs': ('cpu', dict(members=1, epochs=8)),
+    'cnn-lite1': ('cpu', dict(members=1, model='efficientnet_lite1')), # the larger backbones, at the quick preset's 160 px and 6 epochs
     'cnn-lite2': ('cpu', dict(members=1, model='efficientnet_lite2')),
     'hybrid': ('vit-hybrid', dict(members=1)), # the ViT on Lite0's pretrained early blocks
     'hybrid-distill': ('vit-hybrid', dict(members=1, teacher='{out}/cnn/seed0')), # ... taught by the cnn variant's seed-0 run (DeiT, hard)
@@ -65,7 +66,8 @@ VARIANTS = {
 GROUPS = {'long': ['long'], 'gpu': ['gpu', 'cnn-gpu'], 'quick': ['quick', 'quick-nomix'],
           'cnn': ['cnn', 'cnn-first', 'cnn-first-uniform-lr', 'cnn-first-mix'], # measured (09_train)
           'hybrid': ['hybrid', 'hybrid-distill'], # the ViT whose attention is mapped, learning from the pretrained CNN
-          'cnn-next': ['cnn-uniform-lr', 'cnn-heads-first', 'cnn-mix', 'cnn-no-smoothing', 'cnn-192', 'cnn-8-epochs', 'cnn-lite2'],
+          'cnn-next': ['cnn-uniform-lr', 'cnn-heads-first', 'cnn-mix', 'cnn-no-smoothing', 'cnn-192', 'cnn-8-epochs'],
+          'backbones': ['cnn-lite1', 'cnn-lite2'], # EfficientNet-Lite1 and Lite2 in the quick preset's place
           'ablation': ['recipe', 'patch-stem', 'cls-token', 'strong-augment', 'no-mix', 'no-drop-path', 'ema', 'decay-all',
                        'dropout-0.1', 'no-class-head', 'patch-8']}
 
@@ -83,6 +85,21 @@ mc = 8 # a model without dropout gets one pass whatever this asks (predict.has_d
 result = dict(seconds=seconds, config=dict(preset=preset, **changes))
 for route in ('direct', 'mixture', 'blend'):
     try: r = evaluate_run(run, mc_samples=mc, route=route)
+    except ValueError as e: result[route] = dict(error=str(e)); continue
+    result[route] = r['summary']
+    if route == 'blend': result['per_element'] = r['per_element'].to_dict('records')
+(run_dir / 'result.json').write_text(json.dumps(result, indent=1, default=float))
+'''
+
+REEVALUATE = r'''
+import json, sys
+from pathlib import Path
+from atomvision.evaluate import evaluate_run
+run_dir = Path(sys.argv[1])
+result = json.loads((run_dir / 'result.json').read_text())
+result = dict(seconds=result['seconds'], config=result['config']) # training as it was; the evaluation anew
+for route in ('direct', 'mixture', 'blend'):
+    try: r = evaluate_run(run_dir, mc_samples=8, route=route)
     except ValueError as e: result[route] = dict(error=str(e)); continue
     result[route] = r['summary']
     if route == 'blend': result['per_element'] = r['per_element'].to_dict('records')
@@ -154,6 +171,8 @@ def main():
     parser.add_argument('--device', default='auto')
     parser.add_argument('--partial', action='store_true', help='evaluate the best weights of runs stopped at the deadline (partial.json)')
     parser.add_argument('--changes', default='{}', help='JSON settings applied to every run (e.g. to shorten them for a smoke test)')
+    parser.add_argument('--reevaluate', action='store_true', help='evaluate the trained runs and their ensembles again with the current code '
+                        'and image store (training times kept); trains nothing')
     args = parser.parse_args()
     out, deadline = Path(args.out), time.time() + args.deadline
     out.mkdir(parents=True, exist_ok=True)
@@ -174,6 +193,11 @@ def main():
     def run(job):
         name, seed, preset, changes = job
         run_dir = out / name / f'seed{seed}'
+        if args.reevaluate:
+            if (run_dir / 'result.json').exists():
+                code = launch(REEVALUATE, [str(run_dir)], out / f'{name}-seed{seed}-reevaluate.log', env, deadline)
+                print(f'[{time.time() - started:6.0f} s] {name} seed {seed} evaluated again: exit {code}', flush=True)
+            return
         if (run_dir / 'result.json').exists(): return
         code = launch(WORKER, [preset, json.dumps(changes), str(run_dir), str(threads)], out / f'{name}-seed{seed}.log', env, deadline)
         print(f'[{time.time() - started:6.0f} s] {name} seed {seed}: exit {code}', flush=True)
@@ -182,7 +206,7 @@ def main():
     with ThreadPoolExecutor(args.workers) as pool: list(pool.map(run, jobs))
     for name, k in ENSEMBLES:
         members, folder = [out / name / f'seed{s}' for s in range(k)], out / f'{name}-ensemble-k{k}'
-        if name in names and all((m / 'result.json').exists() for m in members) and not (folder / 'result.json').exists():
+        if name in names and all((m / 'result.json').exists() for m in members) and (args.reevaluate or not (folder / 'result.json').exists()):
             code = launch(ENSEMBLE, [json.dumps([str(m) for m in members]), str(folder)], out / f'{folder.name}.log', env, deadline + 300)
             print(f'{name} ensemble K={k}: exit {code}', flush=True)
     report(out, names)
