@@ -10,13 +10,14 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+import torch.nn as nn
 from matplotlib.figure import Figure
 
 from .vit import ElementViT
-from .maps import capture_attention, element_attention_maps
+from .maps import attention_maps, capture_attention, element_attention_maps, map_name
 
 # %% auto #0
-__all__ = ['plot_overlay', 'plot_attention_grid', 'plot_element_maps', 'read_metrics', 'plot_learning_curves']
+__all__ = ['plot_overlay', 'plot_attention_grid', 'plot_element_maps', 'plot_map_grid', 'read_metrics', 'plot_learning_curves']
 
 # %% ../nbs/07e_plots.ipynb #ce00f4c6
 def _show_image(ax, image):
@@ -61,6 +62,29 @@ def plot_element_maps(model: ElementViT, image: torch.Tensor, elements=('Ca', 'F
         _show_image(ax, image)
         ax.imshow(element_attention_maps(model, image[None], element)[0].cpu().numpy(), cmap='inferno', alpha=0.55)
         ax.set_title(element)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/07e_plots.ipynb #6d12f213
+def plot_map_grid(model: nn.Module, shown: torch.Tensor, # the photos as the model sees them [N, 3, S, S], in [0, 1]
+                  inputs: torch.Tensor, # the same, standardised as the model takes them
+                  titles: list, # one per photo, e.g. its true and predicted class
+                  elements=('Ca', 'Pb'), size: float = 2.6, # inches a panel
+                 ) -> Figure:
+    "Per photo (rows): the photo, the model's map (rollout of a ViT, with max head fusion; a CNN's class activation map) and each element's gradient map."
+    vit = isinstance(model, ElementViT)
+    maps = [attention_maps(model, inputs, head_fusion='max', discard_ratio=0.8) if vit else attention_maps(model, inputs)]
+    maps += [element_attention_maps(model, inputs, e).detach() for e in elements]
+    columns = ['photo', map_name(model), *[f'{e}: gradient map' for e in elements]]
+    fig = Figure(figsize=(size * len(columns), (size + 0.3) * len(shown)))
+    axes = fig.subplots(len(shown), len(columns), squeeze=False)
+    for i, row in enumerate(axes):
+        photo = shown[i].permute(1, 2, 0).float().numpy().clip(0, 1)
+        for k, ax in enumerate(row):
+            ax.imshow(photo)
+            if k: ax.imshow(maps[k - 1][i].float().numpy(), cmap='inferno', alpha=0.5)
+            ax.set_xticks([]); ax.set_yticks([])
+            ax.set_title(titles[i] if k == 0 else columns[k], fontsize=9)
     fig.tight_layout()
     return fig
 
