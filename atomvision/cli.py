@@ -266,7 +266,7 @@ def cmd_evaluate(args) -> int:
     if crop == EVAL_CROP: # chosen on val in the view `atomvision predict` uses: predict and serve use them
         saved = json.loads((folder / 'blend.json').read_text()) if (folder / 'blend.json').exists() else {}
         if summary.get('blend_weight') is not None: saved.update(blend_weight=summary['blend_weight'], chosen_on='val', by=summary['blend_chosen_by'])
-        if summary.get('class_temperature') is not None and images is None: saved['class_temperature'] = summary['class_temperature'] # chosen on val
+        if summary.get('class_temperature') is not None: saved['class_temperature'] = summary['class_temperature'] # chosen on val, with the blend weight
         if images is None and summary.get('unfamiliar_threshold') is not None: saved['unfamiliar_threshold'] = summary['unfamiliar_threshold'] # val photos' 95th percentile
         if saved: atomic_write(folder / 'blend.json', lambda p: p.write_text(json.dumps(saved)))
     print(json.dumps(result['summary'], indent=1))

@@ -216,7 +216,8 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
     route = route if has_classes else 'direct'
     blend_curve = temperature_curve = None
     on_val = split == 'val' and len(images) == len(val) and not label
-    val_outputs = functools.cache(lambda: outputs if on_val else ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop))
+    raw = outputs # untempered: the val photos' outputs when they are the photos evaluated
+    val_outputs = functools.cache(lambda: raw if on_val else ensemble_outputs(models, val.images(), train_set.mean, train_set.std, config.image_size, mc_samples, crop=crop))
     if has_classes and temperature is None:
         temperature, temperature_curve = choose_temperature(val_outputs()['class_probs'], val.class_ids)
     temperature = temperature or 1.0
@@ -456,8 +457,8 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
                  ) -> dict:
     """Mean epistemic variance (log10²) on val photos, on the same photos colour-inverted, and on uniform noise
     (**constructed** inputs), and each against the val photos' (`ratio_inverted`, `ratio_noise`; NaN when a model
-    has no epistemic part: one member, no dropout, one path). The blend weight
-    defaults to the one `atomvision evaluate` saved beside the run (`blend.json`), else 0.5."""
+    has no epistemic part: one member, no dropout, one path). The blend weight and the class temperature default to
+    the ones `atomvision evaluate` saved beside the run (`blend.json`), else 0.5 and 1."""
     if blend_weight is None: blend_weight = saved_blend_weight(checkpoint)
     if blend_weight is None: blend_weight = 0.5
     temperature = temperature or saved_temperature(checkpoint) or 1.0
@@ -475,7 +476,7 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
         result[name] = float(pred.epistemic_var.mean())
         if pred.confusion_var is not None: result[f'{name}_confusion'] = float(pred.confusion_var.mean())
     for name in ('inverted', 'noise'): result[f'ratio_{name}'] = result[name] / result['val'] if result['val'] > 0 else float('nan')
-    return dict(result, members=len(models), mc_samples=passes, route=route, blend_weight=blend_weight)
+    return dict(result, members=len(models), mc_samples=passes, route=route, blend_weight=blend_weight, class_temperature=temperature)
 
 # %% ../nbs/10_evaluate.ipynb #ce7637fe
 def auroc(known: np.ndarray, unseen: np.ndarray) -> float:

@@ -190,10 +190,15 @@ def checkpoint_digest(checkpoint: Path) -> str:
 
 ENGINES = ('torch', 'torch-bf16', 'onnx', 'onnx-int8')
 
-def native_bf16() -> bool:
-    "Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast is faster than fp32 rather than slower."
-    try: return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError): return False
+def native_bf16(cpuinfo: str | None = None, # the text of /proc/cpuinfo (default: read it; elsewhere than Linux: unknown, so False)
+               ) -> bool:
+    """Whether this CPU computes bf16 natively (the `avx512_bf16` or `amx_bf16` flag), where bf16 autocast is faster than
+    fp32; on other CPUs it is emulated and slower. (oneDNN's own check accepts any AVX-512 CPU, so it is not used.)"""
+    if cpuinfo is None:
+        try: cpuinfo = Path('/proc/cpuinfo').read_text()
+        except OSError: return False
+    flags = set(cpuinfo.split())
+    return bool(flags & {'avx512_bf16', 'amx_bf16'})
 
 def resolve_engine(engine: str) -> str:
     "`engine`, with 'auto' made 'torch-bf16' on a CPU with native bf16 and 'torch' (fp32) elsewhere."

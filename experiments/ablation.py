@@ -127,7 +127,7 @@ out.mkdir(parents=True, exist_ok=True)
 r = evaluate_run(out, mc_samples=0, route='blend')
 summary = dict(blend=r['summary'], per_element=r['per_element'].to_dict('records'))
 summary['mixture'] = evaluate_run(out, mc_samples=0, route='mixture')['summary']
-summary['ood'] = ood_epistemic(out, mc_samples=0, blend_weight=r['summary']['blend_weight'])
+summary['ood'] = ood_epistemic(out, mc_samples=0, blend_weight=r['summary']['blend_weight'], temperature=r['summary']['class_temperature'])
 (out / 'result.json').write_text(json.dumps(summary, indent=1, default=float))
 '''
 

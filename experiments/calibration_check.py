@@ -6,7 +6,7 @@
 photos are split in two halves (stratified by class, seeded), both numbers are chosen on one half and the other half
 is scored with them, and the other way round. It prints, per run, the in-sample figures (chosen and scored on all
 val photos, as `atomvision evaluate` reports) beside the cross-fitted ones (each half scored with the other half's
-choice; means of the two halves), and the uncalibrated ones (temperature 1, blend weight chosen the same way).
+choice; means of the two halves weighted by their photos), and the uncalibrated ones (temperature 1, blend weight chosen the same way).
 
     python experiments/calibration_check.py data/abl/cnn/seed0 data/abl/cnn/seed1 data/abl/cnn/seed2 data/abl/cnn-ensemble-k3
 """
@@ -41,13 +41,10 @@ def score(outputs: dict, class_ids: np.ndarray, refs, train_ids: np.ndarray, gro
 
 
 def halves(class_ids: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    "Two halves of the photos, each class's photos shuffled and dealt alternately."
-    rng, first = np.random.default_rng(seed), []
-    for c in np.unique(class_ids):
-        rows = rng.permutation(np.flatnonzero(class_ids == c))
-        first += list(rows[::2])
-    first = np.sort(np.array(first))
-    return first, np.setdiff1d(np.arange(len(class_ids)), first)
+    "Two halves of the photos (sizes differing by at most one): each class's photos shuffled, then all dealt alternately, class after class."
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(np.flatnonzero(class_ids == c)) for c in np.unique(class_ids)])
+    return np.sort(order[0::2]), np.sort(order[1::2])
 
 
 def check(run: Path, mc_samples: int = 8, seed: int = 0) -> list[dict]:
@@ -63,7 +60,7 @@ def check(run: Path, mc_samples: int = 8, seed: int = 0) -> list[dict]:
         return t, w
     everything = np.arange(len(ids))
     rows = []
-    for name, calibrate in (('temperature 1 (uncalibrated)', False), ('in-sample (as evaluate reports)', True)):
+    for name, calibrate in (('temperature 1 (spreads calibrated)', False), ('in-sample (as evaluate reports)', True)):
         t, w = choose(everything, calibrate)
         rows.append(dict(run=str(run), figures=name, temperature=t, blend_weight=w, **score(outputs, ids, refs, train.class_ids, groups, t, w)))
     a, b = halves(ids, seed)
@@ -71,7 +68,8 @@ def check(run: Path, mc_samples: int = 8, seed: int = 0) -> list[dict]:
     for fit, test in ((a, b), (b, a)):
         t, w = choose(fit)
         parts.append(dict(temperature=t, blend_weight=w, **score(subset(outputs, test), ids[test], refs, train.class_ids, groups, t, w)))
-    crossed = pd.DataFrame(parts).mean().to_dict()
+    sizes = np.array([len(b), len(a)]) # each part scores the half it was not chosen on
+    crossed = {k: float(np.average([p[k] for p in parts], weights=sizes)) for k in parts[0]}
     crossed.update(coverage_min=min(p['coverage_min'] for p in parts), coverage_max=max(p['coverage_max'] for p in parts))
     rows.append(dict(run=str(run), figures='cross-fitted (2 halves)', **crossed))
     return rows

@@ -23,7 +23,7 @@ def evaluate(name: str, members: list, out: Path) -> dict:
     started = time.perf_counter()
     summary = evaluate_run(folder, mc_samples=0, route='blend')['summary']
     seconds = time.perf_counter() - started
-    ood = ood_epistemic(folder, mc_samples=0, blend_weight=summary['blend_weight'])
+    ood = ood_epistemic(folder, mc_samples=0, blend_weight=summary['blend_weight'], temperature=summary.get('class_temperature'))
     row = dict(ensemble=name, members=len(members), class_top1=summary.get('class_top1'), group_top1=summary.get('group_top1'),
                skill=summary['mean_skill_vs_group_mean'], nll=summary['mean_nll'], coverage_min=summary['coverage90_min_element'],
                coverage_max=summary['coverage90_max_element'], ms_per_photo=1000 * seconds / summary['photos'],
