@@ -376,7 +376,7 @@ def _export_parser(commands) -> None:
     export_parser.add_argument('--checkpoint', help='checkpoint, run or ensemble folder (default: the quick CPU run)')
     export_parser.add_argument('--out', help='the .onnx file to write (default: beside the checkpoint); for an artifact, its folder (needed)')
     export_parser.add_argument('--quantization', choices=('dynamic', 'static'), default='dynamic',
-                               help='INT8: dynamic (default; the faster for the ViT) or static (QDQ calibrated on training photos; the faster for a CNN, at some accuracy)')
+                               help='INT8: dynamic (default; the ViT) or static (a CNN: every op, calibrated on training photos; the faster for a CNN)')
     export_parser.set_defaults(func=cmd_export)
 
 # %% ../nbs/11_cli.ipynb #200fcbd2

@@ -57,11 +57,14 @@ class _Calibration:
 QUANTIZATION = ('dynamic', 'static')
 
 def quantize_int8(onnx_path: Path, out: Path, store: Path | None = None, image_size: int = 96, photos: int = 64,
-                  method: str = 'dynamic', # 'dynamic': int8 weights, activations quantized per batch; 'static': QDQ calibrated on training photos
+                  method: str = 'dynamic', # 'dynamic': int8 weights, activations quantized per batch; 'static' (a CNN): every op, calibrated on training photos
                  ) -> Path:
     """INT8 weights: `dynamic` quantizes the matrix products, needs no calibration and is the faster for the ViT;
-    `static` (QDQ, per-channel) also quantizes convolutions, calibrating activation ranges on `photos` training photos of
-    the store, and is the faster for a CNN, at some accuracy (see docs/service.md and bench/serve.py)."""
+    `static`, for a CNN, quantizes every op ONNX Runtime can, in the QOperator format (QLinearConv with the ReLU6 fused,
+    QLinearAdd for the residuals, so activations stay INT8 from one convolution to the next; per-channel weights),
+    calibrating activation ranges on `photos` training photos of the store: 1.7x the convolutions-only QDQ model at the
+    same accuracy (experiments/int8_formats.py). A ViT's graph is refused by it: quantize a ViT with `dynamic`."""
+    import onnxruntime as ort
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
     if method not in QUANTIZATION: raise ValueError(f'method must be one of {QUANTIZATION}, not {method!r}')
@@ -71,9 +74,12 @@ def quantize_int8(onnx_path: Path, out: Path, store: Path | None = None, image_s
         if method == 'dynamic': quantize_dynamic(str(prepared), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'])
         else:
             reader = _Calibration(Path(store) if store else default_store(), image_size, photos)
-            quantize_static(str(prepared), str(tmp), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul', 'Gemm', 'Conv'])
+            quantize_static(str(prepared), str(tmp), reader, quant_format=QuantFormat.QOperator, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         prepared.unlink(missing_ok=True)
+        try: ort.InferenceSession(str(tmp), providers=['CPUExecutionProvider']) # a graph ONNX Runtime cannot run is never written
+        except Exception as e: raise ValueError(f"{onnx_path}: the {method} INT8 model of this graph does not load in ONNX Runtime "
+                                                f"({type(e).__name__}); a ViT's is quantized with method='dynamic'") from None
     return atomic_write(Path(out), write)
 
 class OnnxModel:

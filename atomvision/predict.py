@@ -216,13 +216,13 @@ def onnx_session(model, # a loaded member
                 k: int, # its index in the ensemble
                 folder: Path, # where its ONNX files live (exported, and quantized, there on first use)
                 engine: str = 'onnx') -> OnnxModel:
-    "The ONNX Runtime session of member `k`: fp32, or INT8 by the faster quantization of its family (bench/serve.py: static QDQ for a CNN, dynamic for the ViT)."
+    "The ONNX Runtime session of member `k`: fp32, or INT8 by the faster quantization of its family (bench/serve.py: static for a CNN, dynamic for the ViT)."
     fp32 = folder / f'model-{k}.onnx'
     if not fp32.exists(): model_to_onnx(model, fp32)
     path = fp32
     if engine == 'onnx-int8':
         method = 'dynamic' if model.config.backbone == 'vit' else 'static'
-        path = folder / f'model-{k}-int8-{method}.onnx'
+        path = folder / f'model-{k}-int8-{method}-v2.onnx' # v2: a CNN's static model quantizes every op (QOperator), not the convolutions alone
         if not path.exists() and method == 'static' and not default_store().is_file():
             raise FileNotFoundError(f"{path}: a CNN's INT8 model is calibrated on training photos; make it where the image store is "
                                     f"(atomvision export --format onnx-int8 --quantization static --out {path.name}) and copy it beside the weights")

@@ -11,7 +11,7 @@ uploads of a large but allowed photo (36 MP PNG).
 Model-only, in this process: the accuracy change of each engine on val photos (mean |log10| error against the class
 reference, of the medians the service answers; class top-1), the prediction core's photos/s for each engine at batch 16 (against the same
 model with its BatchNorms not folded), and the throughput of vit_base at 224 px, batch 8, for fp32 and bf16 eager, ONNX fp32 and
-INT8, dynamic (the engine's) and static QDQ (untrained weights: speed does not depend on them).
+INT8 dynamic (the engine's for a ViT; static INT8 is for CNNs) (untrained weights: speed does not depend on them).
 
     python bench/serve.py [--checkpoint data/runs/cpu-seed0] [--requests 200] [--skip-base]
 """
@@ -154,7 +154,7 @@ def model_throughput(checkpoint: Path, engines: list, batch: int = 16, repeats: 
 
 
 def base_throughput(store: Path) -> dict:
-    "vit_base at 224 px, batch 8: photos/s of fp32 and bf16 eager, ONNX fp32 and INT8 (untrained weights)."
+    "vit_base at 224 px, batch 8: photos/s of fp32 and bf16 eager, ONNX fp32 and dynamic INT8 (untrained weights)."
     from atomvision.export import OnnxModel, export_onnx, quantize_int8
     from atomvision.vit import ElementViT, vit_config
     from atomvision.checkpoints import save_model
@@ -174,8 +174,6 @@ def base_throughput(store: Path) -> dict:
         checkpoint = save_model(model, Path(tmp) / 'base.safetensors')
         fp32 = export_onnx(checkpoint, Path(tmp) / 'base.onnx')
         out['onnx fp32'] = rate(lambda s=OnnxModel(fp32, model.config): s.outputs(x))
-        static = quantize_int8(fp32, Path(tmp) / 'base-int8-static.onnx', store, 224, photos=16, method='static')
-        out['onnx int8 static'] = rate(lambda s=OnnxModel(static, model.config): s.outputs(x))
         dynamic = quantize_int8(fp32, Path(tmp) / 'base-int8-dynamic.onnx', method='dynamic')
         out['onnx int8'] = rate(lambda s=OnnxModel(dynamic, model.config): s.outputs(x))
     return out
@@ -250,7 +248,7 @@ def main():
         base = base_throughput(default_store())
         results['vit_base_224_batch8'] = base
         print('vit_base 224 px, batch 8 (photos/s): ' + ', '.join(f'{k} {v:.1f}' for k, v in base.items())
-              + f"; INT8 (dynamic) / bf16 eager: {base['onnx int8'] / base['torch bf16']:.2f}x, static: {base['onnx int8 static'] / base['torch bf16']:.2f}x; "
+              + f"; INT8 (dynamic) / bf16 eager: {base['onnx int8'] / base['torch bf16']:.2f}x; "
               f"INT8 (dynamic) / fp32 eager: {base['onnx int8'] / base['torch fp32']:.2f}x")
     out = ROOT / 'data' / 'bench'; out.mkdir(parents=True, exist_ok=True)
     (out / 'serve.json').write_text(json.dumps(results, indent=1))
