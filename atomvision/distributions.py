@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 import torch
 import torch.nn as nn
 
@@ -15,7 +17,7 @@ from .elements import PANEL
 
 # %% auto #0
 __all__ = ['LOG10_2', 'Z90', 'mixture_cdf', 'mixture_quantile', 'weighted_median', 'mixture_log_density', 'ElementPrediction',
-           'ElementHead', 'element_loss']
+           'ElementHead', 'interval_coverage', 'element_loss']
 
 # %% ../nbs/07_distributions.ipynb #85ee95d3
 LOG10_2 = math.log10(2.0)
@@ -142,6 +144,24 @@ class ElementHead(nn.Module):
     def forward(self, cls):
         mean, log_var = self.out(self.norm(cls)).chunk(2, dim=-1)
         return mean, log_var.clamp(-12.0, 8.0)
+
+# %% ../nbs/07_distributions.ipynb #a8c1d551
+def interval_coverage(values: np.ndarray, is_censored: np.ndarray, low: np.ndarray, high: np.ndarray,
+                      below: np.ndarray | None = None, # P(value < its limit) under the prediction, for the non-detects; None: the lenient rule
+                      level: float = 0.9, # the interval's probability
+            ) -> np.ndarray:
+    """How far each individual value counts as inside the central `level` interval [low, high]: 1 or 0 when detected. A
+    non-detect only says the value lies below its limit L, so it counts with the probability of the interval given that:
+    (min(F(L), 1 - a) - a)+ / F(L), a = (1 - level) / 2, F(L) = `below` (the censored-data rule of D-calibration), which
+    a calibrated prediction meets at `level` on average. Without `below`, 1 when the interval reaches below L (an upper
+    bound, which a calibrated prediction of a mostly-censored element exceeds). NaN where no value."""
+    detected = (low <= values) & (values <= high)
+    if below is None: censored = low <= values
+    else:
+        a = (1 - level) / 2
+        with np.errstate(invalid='ignore'): censored = np.clip(np.minimum(below, 1 - a) - a, 0, None) / np.maximum(below, 1e-12)
+    return np.where(np.isnan(values), np.nan, np.where(is_censored, censored, detected))
+
 
 # %% ../nbs/07_distributions.ipynb #974321cc
 def element_loss(mean: torch.Tensor, log_var: torch.Tensor, # [batch, elements] predictions

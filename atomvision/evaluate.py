@@ -25,7 +25,7 @@ from .predict import blend_predictions, class_disagreement, combine, direct_pred
 from .photos import References
 from .transforms import augment, normalize, preprocess, EVAL_CROP
 from .store import ImageStoreDataset, class_groups, default_store, load_photo, make_targets
-from .distributions import ElementPrediction, mixture_log_density
+from .distributions import ElementPrediction, mixture_log_density, interval_coverage
 from .vit import sample_outputs
 from .maps import attention_maps, element_attention_maps, map_name
 from .checkpoints import checkpoint_config, load_model
@@ -45,22 +45,6 @@ def _individual(refs: References, class_ids: np.ndarray, censored: bool = False)
     if censored: return values, refs.censored[class_ids] & ~np.isnan(values)
     values[refs.censored[class_ids]] = np.nan
     return values
-
-def _covered(values: np.ndarray, is_censored: np.ndarray, low: np.ndarray, high: np.ndarray,
-             below: np.ndarray | None = None, # P(value < its limit) under the prediction, for the non-detects; None: the lenient rule
-             level: float = 0.9, # the interval's probability
-            ) -> np.ndarray:
-    """How far each individual value counts as inside the central `level` interval [low, high]: 1 or 0 when detected. A
-    non-detect only says the value lies below its limit L, so it counts with the probability of the interval given that:
-    (min(F(L), 1 - a) - a)+ / F(L), a = (1 - level) / 2, F(L) = `below` (the censored-data rule of D-calibration), which
-    a calibrated prediction meets at `level` on average. Without `below`, 1 when the interval reaches below L (an upper
-    bound, which a calibrated prediction of a mostly-censored element exceeds). NaN where no value."""
-    detected = (low <= values) & (values <= high)
-    if below is None: censored = low <= values
-    else:
-        a = (1 - level) / 2
-        with np.errstate(invalid='ignore'): censored = np.clip(np.minimum(below, 1 - a) - a, 0, None) / np.maximum(below, 1e-12)
-    return np.where(np.isnan(values), np.nan, np.where(is_censored, censored, detected))
 
 def _log_density(pred: ElementPrediction, j: int, rows: np.ndarray, values: np.ndarray, is_censored: np.ndarray) -> np.ndarray:
     "log p of individual values [n, K] of element `j` for the photos `rows` under the predictive distribution (log P(below) for non-detects)."
@@ -124,8 +108,8 @@ def evaluation_table(pred: ElementPrediction, class_ids: np.ndarray, refs: Refer
                          skill_vs_group_median=skill(mae_group_median),
                          values=int(has_any.sum()), censored_share=float(is_censored[has_any].mean()) if has_any.any() else np.nan,
                          nll=_mean_nll(pred, j, np.flatnonzero(m), everything, is_censored),
-                         coverage90=float(np.nanmean(_covered(everything, is_censored, lo, hi, below))) if has_any.any() else np.nan,
-                         coverage90_reaching_limit=float(np.nanmean(_covered(everything, is_censored, lo, hi))) if has_any.any() else np.nan,
+                         coverage90=float(np.nanmean(interval_coverage(everything, is_censored, lo, hi, below))) if has_any.any() else np.nan,
+                         coverage90_reaching_limit=float(np.nanmean(interval_coverage(everything, is_censored, lo, hi))) if has_any.any() else np.nan,
                          coverage90_detected=float(np.nanmean(np.where(have, (lo <= vals) & (vals <= hi), np.nan))) if have.any() else np.nan,
                          mae_individual=float(np.nanmean(np.abs(vals - point[m, j][:, None]))) if have.any() else np.nan,
                          mae_individual_train_mean=float(np.nanmean(np.abs(vals - train_mean[j]))) if have.any() else np.nan,
@@ -139,7 +123,7 @@ def coverage_curve(pred: ElementPrediction, class_ids: np.ndarray, refs: Referen
     rows = []
     for level in levels:
         low, high = (t.cpu().numpy()[:, :, None] for t in pred.interval_log10(float(level)))
-        rows.append(dict(expected=float(level), observed=float(np.nanmean(_covered(vals, is_censored, low, high, below, float(level))))))
+        rows.append(dict(expected=float(level), observed=float(np.nanmean(interval_coverage(vals, is_censored, low, high, below, float(level))))))
     return pd.DataFrame(rows)
 
 # %% ../nbs/10_evaluate.ipynb #6cdab248

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from .elements import PANEL
+from .distributions import interval_coverage
 from .schema import bound_values, is_censored
 from .readers import curated_table
 from .fetch import fetch_file, fetch_tree
@@ -64,18 +65,16 @@ def spread_factors(central: np.ndarray, spread: np.ndarray, # [C, E] log10 centr
     with the probability of the interval given that it lies below its limit (the censored-data rule the evaluation
     uses). 1 where an element has no values."""
     z = float(torch.distributions.Normal(0, 1).icdf(torch.tensor(0.5 + level / 2)))
-    a = (1 - level) / 2
+    k = grid[:, None] # [factors, 1]
     factors = np.ones(central.shape[1])
     for j in range(central.shape[1]):
         have = ~np.isnan(values[:, j]) & ~np.isnan(central[:, j, None])
         if not have.any(): continue
         rows = np.nonzero(have)[0]
-        offset = torch.as_tensor((values[:, j][have] - central[rows, j]) / spread[rows, j], dtype=torch.float64)[None] # [1, n]
-        k = torch.as_tensor(grid, dtype=torch.float64)[:, None] # [factors, 1]
-        below = torch.special.ndtr(offset / k) # P(value < its limit) for the non-detects
-        inside = torch.where(torch.as_tensor(censored[:, j][have]), ((below.clamp(max=1 - a) - a).clamp_min(0) / below.clamp_min(1e-12)),
-                             (offset.abs() <= z * k).double()).mean(1)
-        reached = np.flatnonzero(inside.numpy() >= level)
+        offset = ((values[:, j][have] - central[rows, j]) / spread[rows, j])[None].astype(np.float64) # [1, n], in spreads
+        below = torch.special.ndtr(torch.as_tensor(offset / k)).numpy() # P(value < its limit) [factors, n], for the non-detects
+        inside = interval_coverage(np.broadcast_to(offset, below.shape), censored[:, j][have], -z * k, z * k, below, level).mean(1)
+        reached = np.flatnonzero(inside >= level)
         factors[j] = grid[reached[0]] if len(reached) else grid[-1]
     return factors
 

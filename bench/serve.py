@@ -120,10 +120,9 @@ def peak_rss_mb(pid: int) -> float:
     return float('nan')
 
 
-def accuracy(checkpoint: Path, engine: str, photos: int | None = None) -> tuple:
+def accuracy(predictor: Predictor, photos: int | None = None) -> tuple:
     """(mean |log10 error| of the predicted medians against each photo's class reference over measured elements, class
     top-1) on the linked val photos (the first `photos` of them), as the service answers: its route, 8 MC passes."""
-    predictor = Predictor(checkpoint, engine=engine)
     val = ImageStoreDataset(default_store(), 'val', limit=photos)
     images = torch.stack([val[i][0] for i in range(len(val))])
     pred = predictor.predict(images, mc_samples=8)
@@ -132,7 +131,7 @@ def accuracy(checkpoint: Path, engine: str, photos: int | None = None) -> tuple:
     return float(np.nanmean(np.abs(pred.median_log10.numpy() - central))), top1, len(val)
 
 
-def model_throughput(checkpoint: Path, engines: list, batch: int = 16, repeats: int = 8) -> dict:
+def model_throughput(checkpoint: Path, predictors: dict, batch: int = 16, repeats: int = 8) -> dict:
     """The prediction core alone, no HTTP: photos/s of `Predictor.outputs` (evaluation view, the model, the heads' MC
     passes) on a batch of val photos, for each engine; first the torch fp32 model with its BatchNorms not folded, the
     baseline of the folding."""
@@ -149,7 +148,7 @@ def model_throughput(checkpoint: Path, engines: list, batch: int = 16, repeats: 
     unfolded = Predictor(checkpoint, engine='torch')
     unfolded.models = [m.to(memory_format=unfolded.layout) for m in unfolded.artifact.load_models()]
     out['torch, BatchNorm not folded'] = rate(unfolded)
-    for engine in engines: out[engine] = rate(Predictor(checkpoint, engine=engine))
+    for engine, predictor in predictors.items(): out[engine] = rate(predictor)
     return out
 
 
@@ -231,14 +230,15 @@ def main():
                       f"server peak memory {before:.0f} MB before, {after:.0f} MB after (+{after - before:.0f} MB)")
         finally:
             server.close()
+    predictors = {engine: Predictor(checkpoint, engine=engine) for engine in args.engines.split(',')} # loaded once, for accuracy and speed
     reference = None
     for engine in args.engines.split(','):
-        error, top1, n = accuracy(checkpoint, engine)
+        error, top1, n = accuracy(predictors[engine])
         reference = (error, top1) if engine == 'torch' else reference
         results.setdefault(engine, {}).update(val_mean_abs_log10_error=error, val_class_top1=top1)
         change = f'{error - reference[0]:+.4f}, top-1 {top1 - reference[1]:+.3f}' if reference is not None else 'n/a'
         print(f'{engine:11} val mean |log10 error| of the medians ({n} photos): {error:.4f}, class top-1 {top1:.3f}  (change against torch fp32: {change})')
-    core = model_throughput(checkpoint, args.engines.split(','))
+    core = model_throughput(checkpoint, predictors)
     results['prediction_core_batch16'] = core
     print('prediction core alone, batch 16 (photos/s): ' + ', '.join(f'{k} {v:.1f}' for k, v in core.items()))
     if 'torch-bf16' in core:
