@@ -59,6 +59,7 @@ class SameConv2d(nn.Conv2d):
     def forward(self, x):
         pads = []
         for size, k, s in zip(x.shape[-2:][::-1], self.kernel_size[::-1], self.stride[::-1]):
+            size = int(size) # traced for ONNX, a constant (the image size is fixed), so the pads are too and INT8 stays INT8 through them
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
         if pads[0] == pads[1] and pads[2] == pads[3]: # symmetric: the convolution pads, with no padded copy of `x`

@@ -32,7 +32,8 @@ __all__ = ['ENGINES', 'RECORD_COLUMNS', 'PHOTO_SUFFIXES', 'has_dropout', 'ensemb
            'mixture_prediction', 'blend_predictions', 'temper', 'combine', 'unfamiliarity', 'class_disagreement',
            'nearest_classes', 'saved_blend_weight', 'saved_temperature', 'saved_unfamiliar_threshold',
            'prediction_path', 'checkpoint_digest', 'native_bf16', 'resolve_engine', 'onnx_session', 'linked_foods',
-           'closest_foods', 'Predictor', 'element_summaries', 'prediction_records', 'records_json', 'photo_files']
+           'closest_foods', 'Predictor', 'element_summaries', 'prediction_records', 'records_json', 'photo_files',
+           'tune_allocator']
 
 # %% ../nbs/09d_predict.ipynb #8c0d4572
 def has_dropout(model: torch.nn.Module) -> bool:
@@ -217,12 +218,12 @@ def onnx_session(model, # a loaded member
                 folder: Path, # where its ONNX files live (exported, and quantized, there on first use)
                 engine: str = 'onnx') -> OnnxModel:
     "The ONNX Runtime session of member `k`: fp32, or INT8 by the faster quantization of its family (bench/serve.py: static for a CNN, dynamic for the ViT)."
-    fp32 = folder / f'model-{k}.onnx'
+    fp32 = folder / f'model-{k}-v3.onnx' # v3: constant SAME pads (older graphs computed them from the input's shape)
     if not fp32.exists(): model_to_onnx(model, fp32)
     path = fp32
     if engine == 'onnx-int8':
         method = 'dynamic' if model.config.backbone == 'vit' else 'static'
-        path = folder / f'model-{k}-int8-{method}-v2.onnx' # v2: a CNN's static model quantizes every op (QOperator), not the convolutions alone
+        path = folder / f'model-{k}-int8-{method}-v3.onnx' # v2: a CNN's static model quantizes every op (QOperator); v3: constant pads
         if not path.exists() and method == 'static' and not default_store().is_file():
             raise FileNotFoundError(f"{path}: a CNN's INT8 model is calibrated on training photos; make it where the image store is "
                                     f"(atomvision export --format onnx-int8 --quantization static --out {path.name}) and copy it beside the weights")
@@ -409,3 +410,14 @@ def photo_files(inputs: list) -> list[Path]:
         elif Path(item).is_dir(): found += sorted(p for p in Path(item).rglob('*') if p.suffix.lower() in PHOTO_SUFFIXES)
         else: found.append(Path(item))
     return list(dict.fromkeys(found))
+
+# %% ../nbs/09d_predict.ipynb #47027790
+def tune_allocator(mmap_threshold_mb: int = 64, # allocations up to this size come from the heap, not from their own mapping
+                   trim_threshold_mb: int = 256, # free heap kept for the next batch, not handed back to the system
+                  ) -> bool:
+    "Keep glibc's malloc from unmapping activation buffers between batches; False where the C library is not glibc."
+    import ctypes
+    try: libc = ctypes.CDLL('libc.so.6')
+    except OSError: return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3 # malloc.h
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold_mb << 20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, trim_threshold_mb << 20))

@@ -30,7 +30,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .elements import ELEMENT_BY_SYMBOL, PANEL
 from .store import MAX_PIXELS, MIN_SIDE, PhotoError, decode_photo
-from .predict import Predictor, element_summaries
+from .predict import Predictor, element_summaries, tune_allocator
 from .exposure import portion_intake
 
 # %% auto #0
@@ -263,5 +263,6 @@ def serve(checkpoint: Path, # a run, ensemble or artifact folder, or a checkpoin
     s = replace(settings or ServeSettings(), **changes)
     s = replace(s, token=s.token or os.environ.get('ATOMVISION_TOKEN') or None)
     check_bind(s.host, s.token)
+    tune_allocator() # batch after batch of the same shapes: keep their buffers (`predict.tune_allocator`)
     app = create_app(lambda: Predictor(checkpoint, store, engine=s.engine), s)
     uvicorn.run(app, host=s.host, port=s.port, workers=1, log_level='warning', limit_concurrency=256)

@@ -10,7 +10,7 @@ never a 5xx, and the server still healthy after; and the server's peak memory (V
 uploads of a large but allowed photo (36 MP PNG).
 Model-only, in this process: the accuracy change of each engine on val photos (mean |log10| error against the class
 reference, of the medians the service answers; class top-1), the prediction core's photos/s for each engine at batch 16 (against the same
-model with its BatchNorms not folded), and the throughput of vit_base at 224 px, batch 8, for fp32 and bf16 eager, ONNX fp32 and
+model with its BatchNorms not folded; the engines take turns over 3 rounds, and the ratios are taken within a round), and the throughput of vit_base at 224 px, batch 8, for fp32 and bf16 eager, ONNX fp32 and
 INT8 dynamic (the engine's for a ViT; static INT8 is for CNNs) (untrained weights: speed does not depend on them).
 
     python bench/serve.py [--checkpoint data/runs/cpu-seed0] [--requests 200] [--skip-base]
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from atomvision.transforms import preprocess
 from atomvision.store import ImageStoreDataset, declared_png, default_store  # noqa: E402
-from atomvision.predict import ENGINES, Predictor, resolve_engine  # noqa: E402
+from atomvision.predict import ENGINES, Predictor, resolve_engine, tune_allocator  # noqa: E402
 
 
 def free_port() -> int:
@@ -131,10 +131,11 @@ def accuracy(predictor: Predictor, photos: int | None = None) -> tuple:
     return float(np.nanmean(np.abs(pred.median_log10.numpy() - central))), top1, len(val)
 
 
-def model_throughput(checkpoint: Path, predictors: dict, batch: int = 16, repeats: int = 8) -> dict:
+def model_throughput(checkpoint: Path, predictors: dict, batch: int = 16, repeats: int = 8, rounds: int = 3) -> dict:
     """The prediction core alone, no HTTP: photos/s of `Predictor.outputs` (evaluation view, the model, the heads' MC
     passes) on a batch of val photos, for each engine; first the torch fp32 model with its BatchNorms not folded, the
-    baseline of the folding."""
+    baseline of the folding. The engines take turns over `rounds` rounds (each the median of `repeats` calls), so a
+    slow spell of the machine falls on all of them: engine -> the photos/s of each round."""
     val = ImageStoreDataset(default_store(), 'val', limit=batch)
     images = torch.stack([val[i][0] for i in range(batch)])
     def rate(predictor):
@@ -144,11 +145,12 @@ def model_throughput(checkpoint: Path, predictors: dict, batch: int = 16, repeat
         for _ in range(repeats):
             started = time.perf_counter(); call(); times.append(time.perf_counter() - started)
         return batch / statistics.median(times)
-    out = {}
     unfolded = Predictor(checkpoint, engine='torch')
     unfolded.models = [m.to(memory_format=unfolded.layout) for m in unfolded.artifact.load_models()]
-    out['torch, BatchNorm not folded'] = rate(unfolded)
-    for engine, predictor in predictors.items(): out[engine] = rate(predictor)
+    timed = {'torch, BatchNorm not folded': unfolded, **predictors}
+    out = {name: [] for name in timed}
+    for _ in range(rounds):
+        for name, predictor in timed.items(): out[name].append(rate(predictor))
     return out
 
 
@@ -186,6 +188,7 @@ def main():
     parser.add_argument('--engines', default=','.join(ENGINES))
     parser.add_argument('--skip-base', action='store_true', help='skip the vit_base comparison (minutes on 2 cores)')
     args = parser.parse_args()
+    tune_allocator() # as `atomvision serve` does, so the prediction core is timed as the service runs it
     checkpoint = Path(args.checkpoint)
     photos = jpegs(64)
     print(f'machine: {os.cpu_count()} cores, torch {torch.__version__}; checkpoint {checkpoint}; {len(photos)} val photos as JPEG; '
@@ -240,10 +243,14 @@ def main():
         print(f'{engine:11} val mean |log10 error| of the medians ({n} photos): {error:.4f}, class top-1 {top1:.3f}  (change against torch fp32: {change})')
     core = model_throughput(checkpoint, predictors)
     results['prediction_core_batch16'] = core
-    print('prediction core alone, batch 16 (photos/s): ' + ', '.join(f'{k} {v:.1f}' for k, v in core.items()))
+    print(f'prediction core alone, batch 16, photos/s (median of {len(next(iter(core.values())))} rounds, min-max): '
+          + ', '.join(f'{k} {statistics.median(v):.1f} ({min(v):.0f}-{max(v):.0f})' for k, v in core.items()))
     if 'torch-bf16' in core:
         for engine in ('onnx', 'onnx-int8'):
-            if engine in core: print(f"{engine} / torch-bf16 eager: {core[engine] / core['torch-bf16']:.2f}x")
+            if engine in core:
+                ratios = [a / b for a, b in zip(core[engine], core['torch-bf16'])] # within each round
+                results.setdefault('core_ratio_to_bf16', {})[engine] = ratios
+                print(f"{engine} / torch-bf16 eager, round by round: {statistics.median(ratios):.2f}x (min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
     if not args.skip_base:
         base = base_throughput(default_store())
         results['vit_base_224_batch8'] = base

@@ -1,12 +1,13 @@
 """Which ONNX Runtime INT8 quantization runs the pretrained CNN fastest, and at what accuracy?
 
-The `onnx-int8` engine quantizes a CNN statically (`export.quantize_int8`: QDQ format, convolutions only), so every
-convolution's output is dequantized for its ReLU6 and the residual additions and quantized again for the next one.
-This compares, on one run's exported fp32 model: that, every op ONNX Runtime can quantize (QDQ), and every op in the
-QOperator format (QLinearConv with the ReLU6 fused, QLinearAdd), each calibrated on the same training photos. It
-prints each model's photos/s in a bare ONNX Runtime session (batch 16, the run's image size) and, through the
-prediction core (the run's route and class temperature, one pass), its class top-1 and the mean |log10| error of the
-medians on the linked val photos.
+The `onnx-int8` engine quantizes a CNN statically, every op ONNX Runtime can in the QOperator format
+(`export.quantize_int8`: QLinearConv with the ReLU6 fused, QLinearAdd for the residuals), so activations stay INT8 from
+one convolution to the next. This compares, on one run's exported fp32 model (constant SAME pads, folded into the
+convolutions): that, every op in the QDQ format, and the convolutions alone in QDQ (each convolution's output
+dequantized for its ReLU6 and the residual additions, and quantized again), each calibrated on the same training
+photos. It prints each model's photos/s in a bare ONNX Runtime session (batch 16, the run's image size) and, through
+the prediction core (the run's route and class temperature, one pass), its class top-1 and the mean |log10| error of
+the medians on the linked val photos.
 
     python experiments/int8_formats.py --checkpoint data/quick-artifact
 """
@@ -57,14 +58,14 @@ def main():
     from onnxruntime.quantization import QuantFormat
     predictor = Predictor(Path(args.checkpoint), engine='onnx') # exports the fp32 model beside the weights
     size = predictor.config.image_size
-    fp32 = Path(args.checkpoint) / 'model-0.onnx'
+    fp32 = Path(args.checkpoint) / 'model-0-v3.onnx'
     val = ImageStoreDataset(default_store(), 'val')
     x = preprocess(torch.stack([val[i][0] for i in range(len(val))]), size, predictor.mean, predictor.std, predictor.crop)
     with tempfile.TemporaryDirectory() as tmp:
         models = {'fp32': fp32,
-                  'INT8 QDQ, convolutions (the engine)': quantized(fp32, Path(tmp) / 'conv.onnx', size, args.photos, op_types_to_quantize=['MatMul', 'Gemm', 'Conv']),
+                  'INT8 QDQ, convolutions': quantized(fp32, Path(tmp) / 'conv.onnx', size, args.photos, op_types_to_quantize=['MatMul', 'Gemm', 'Conv']),
                   'INT8 QDQ, every op': quantized(fp32, Path(tmp) / 'qdq.onnx', size, args.photos),
-                  'INT8 QOperator, every op': quantized(fp32, Path(tmp) / 'qop.onnx', size, args.photos, quant_format=QuantFormat.QOperator)}
+                  'INT8 QOperator, every op (the engine)': quantized(fp32, Path(tmp) / 'qop.onnx', size, args.photos, quant_format=QuantFormat.QOperator)}
         for name, path in models.items():
             pred = combine(_as_passes(OnnxModel(path, predictor.config).outputs(x)), predictor.refs, predictor.route, predictor.blend_weight,
                            predictor.elements, predictor.temperature)
