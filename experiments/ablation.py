@@ -7,7 +7,9 @@ epistemic variance on constructed out-of-distribution inputs. Prints a table and
 
 The `cnn` group is the pretrained recipe (the `cpu` preset: EfficientNet-Lite0, 6 epochs at 160 px, about 8 minutes a
 run alone on the 2-core development machine) and the first recipe's variants measured against it (09_train), and
-`cnn-next` the one-change variants of the recipe not measured yet; the others are the ViT from scratch, whose
+`cnn-next` the one-change variants of the recipe not measured yet; `backbones` puts EfficientNet-Lite1 and Lite2 in
+Lite0's place at 160 px, `backbones-native` at their own resolutions (240 and 260 px, from a store of 320-px photos,
+built where it is missing; about 31-34 minutes a Lite2 run); the others are the ViT from scratch, whose
 100-epoch run takes about 30 minutes alone and three side by side (one thread each) about 75; a 40-epoch variant at
 three seeds side by side about 35. The GPU machine runs them side by side
 (`--workers 12 --device cuda`). Figures are means and sample standard deviations (ddof=1, as in the notebooks'
@@ -26,6 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from atomvision.config import data_dir
+from atomvision.harmonize import load_dataset
+from atomvision.store import build_image_store
 
 LONG_EPOCHS, ABLATION_EPOCHS = 100, 40
 ENSEMBLES = [('long', 3), ('long', 5), ('gpu', 3), ('cnn', 3), ('hybrid', 3), ('hybrid-distill', 3)] # (variant, K): members are its seeds 0..K-1
@@ -49,6 +55,9 @@ VARIANTS = {
     'cnn-8-epochs': ('cpu', dict(members=1, epochs=8)),
     'cnn-lite1': ('cpu', dict(members=1, model='efficientnet_lite1')), # the larger backbones, at the quick preset's 160 px and 6 epochs
     'cnn-lite2': ('cpu', dict(members=1, model='efficientnet_lite2')),
+    # ... and at their own resolutions, from a store of 320-px photos (the 256-px one would be upsampled to 240-260 px)
+    'cnn-lite1-240': ('cpu', dict(members=1, model='efficientnet_lite1', image_size=240, store='{data}/images/grocery_320.h5')),
+    'cnn-lite2-260': ('cpu', dict(members=1, model='efficientnet_lite2', image_size=260, store='{data}/images/grocery_320.h5')),
     'hybrid': ('vit-hybrid', dict(members=1)), # the ViT on Lite0's pretrained early blocks
     'hybrid-distill': ('vit-hybrid', dict(members=1, teacher='{out}/cnn/seed0')), # ... taught by the cnn variant's seed-0 run (DeiT, hard)
     'recipe': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1)),
@@ -68,6 +77,7 @@ GROUPS = {'long': ['long'], 'gpu': ['gpu', 'cnn-gpu'], 'quick': ['quick', 'quick
           'hybrid': ['hybrid', 'hybrid-distill'], # the ViT whose attention is mapped, learning from the pretrained CNN
           'cnn-next': ['cnn-uniform-lr', 'cnn-heads-first', 'cnn-mix', 'cnn-no-smoothing', 'cnn-192', 'cnn-8-epochs'],
           'backbones': ['cnn-lite1', 'cnn-lite2'], # EfficientNet-Lite1 and Lite2 in the quick preset's place
+          'backbones-native': ['cnn-lite2-260', 'cnn-lite1-240'], # ... at their own resolutions (about 2.5x the time)
           'ablation': ['recipe', 'patch-stem', 'cls-token', 'strong-augment', 'no-mix', 'no-drop-path', 'ema', 'decay-all',
                        'dropout-0.1', 'no-class-head', 'patch-8']}
 
@@ -84,7 +94,7 @@ seconds = time.perf_counter() - started
 mc = 8 # a model without dropout gets one pass whatever this asks (predict.has_dropout)
 result = dict(seconds=seconds, config=dict(preset=preset, **changes))
 for route in ('direct', 'mixture', 'blend'):
-    try: r = evaluate_run(run, mc_samples=mc, route=route)
+    try: r = evaluate_run(run, changes.get('store'), mc_samples=mc, route=route) # on the store it was trained from
     except ValueError as e: result[route] = dict(error=str(e)); continue
     result[route] = r['summary']
     if route == 'blend': result['per_element'] = r['per_element'].to_dict('records')
@@ -99,7 +109,7 @@ run_dir = Path(sys.argv[1])
 result = json.loads((run_dir / 'result.json').read_text())
 result = dict(seconds=result['seconds'], config=result['config']) # training as it was; the evaluation anew
 for route in ('direct', 'mixture', 'blend'):
-    try: r = evaluate_run(run_dir, mc_samples=8, route=route)
+    try: r = evaluate_run(run_dir, result['config'].get('store'), mc_samples=8, route=route) # on the store it was trained from
     except ValueError as e: result[route] = dict(error=str(e)); continue
     result[route] = r['summary']
     if route == 'blend': result['per_element'] = r['per_element'].to_dict('records')
@@ -186,6 +196,10 @@ def main():
         changes = {**changes, **common, 'device': args.device,
                    'model_changes': {**changes.get('model_changes', {}), **common.get('model_changes', {})}}
         if 'teacher' in changes: changes['teacher'] = changes['teacher'].format(out=out) # a run of this folder
+        if 'store' in changes: # a store of another photo size, built where it is missing
+            changes['store'] = changes['store'].format(data=data_dir())
+            size = int(Path(changes['store']).stem.split('_')[-1])
+            if not Path(changes['store']).exists(): build_image_store(load_dataset(), Path(changes['store']), size=size)
         for seed in range(max(args.seeds, 5) if name == 'long' else args.seeds):
             jobs.append((name, seed, preset, {**changes, 'seed': seed}))
     started = time.time()
