@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from atomvision.config import data_dir
 from atomvision.harmonize import load_dataset
 from atomvision.store import build_image_store
 
@@ -56,8 +55,8 @@ VARIANTS = {
     'cnn-lite1': ('cpu', dict(members=1, model='efficientnet_lite1')), # the larger backbones, at the quick preset's 160 px and 6 epochs
     'cnn-lite2': ('cpu', dict(members=1, model='efficientnet_lite2')),
     # ... and at their own resolutions, from a store of 320-px photos (the 256-px one would be upsampled to 240-260 px)
-    'cnn-lite1-240': ('cpu', dict(members=1, model='efficientnet_lite1', image_size=240, store='{data}/images/grocery_320.h5')),
-    'cnn-lite2-260': ('cpu', dict(members=1, model='efficientnet_lite2', image_size=260, store='{data}/images/grocery_320.h5')),
+    'cnn-lite1-240': ('cpu', dict(members=1, model='efficientnet_lite1', image_size=240, photo_size=320)),
+    'cnn-lite2-260': ('cpu', dict(members=1, model='efficientnet_lite2', image_size=260, photo_size=320)),
     'hybrid': ('vit-hybrid', dict(members=1)), # the ViT on Lite0's pretrained early blocks
     'hybrid-distill': ('vit-hybrid', dict(members=1, teacher='{out}/cnn/seed0')), # ... taught by the cnn variant's seed-0 run (DeiT, hard)
     'recipe': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1)),
@@ -196,10 +195,8 @@ def main():
         changes = {**changes, **common, 'device': args.device,
                    'model_changes': {**changes.get('model_changes', {}), **common.get('model_changes', {})}}
         if 'teacher' in changes: changes['teacher'] = changes['teacher'].format(out=out) # a run of this folder
-        if 'store' in changes: # a store of another photo size, built where it is missing
-            changes['store'] = changes['store'].format(data=data_dir())
-            size = int(Path(changes['store']).stem.split('_')[-1])
-            if not Path(changes['store']).exists(): build_image_store(load_dataset(), Path(changes['store']), size=size)
+        if 'photo_size' in changes: # the store of photos of that size (built, or reused where it is built)
+            changes['store'] = str(build_image_store(load_dataset(), size=changes.pop('photo_size')))
         for seed in range(max(args.seeds, 5) if name == 'long' else args.seeds):
             jobs.append((name, seed, preset, {**changes, 'seed': seed}))
     started = time.time()
