@@ -27,7 +27,7 @@ from .checkpoints import checkpoint_config, load_model
 
 # %% auto #0
 __all__ = ['ARTIFACT_FORMAT', 'ARTIFACT_FILE', 'member_files', 'load_members', 'measured_profiles', 'artifact_record', 'Artifact',
-           'find_artifact', 'open_artifact', 'write_artifact', 'pack_artifact']
+           'find_artifact', 'trained_store', 'open_artifact', 'write_artifact', 'pack_artifact']
 
 # %% ../nbs/08c_artifact.ipynb #436f5f45
 def member_files(path: Path, members: int | None = None) -> list[Path]:
@@ -176,9 +176,27 @@ def _saved_dataset():
     try: return load_dataset()
     except FileNotFoundError: return None
 
+def trained_store(checkpoint: Path, # a checkpoint file, a run folder or an ensemble folder
+                 ) -> Path:
+    """The image store `checkpoint` was trained on: the one its (first member's) run folder records in config.json,
+    where that file still is, else a file of that name in the data folder's images/; else the default store of the
+    photo size the run (or an artifact.json beside the weights) names; else `default_store()`."""
+    try: first = member_files(Path(checkpoint))[0]
+    except FileNotFoundError: return default_store()
+    record, artifact = first.parent / 'config.json', first.parent / ARTIFACT_FILE
+    saved = json.loads(record.read_text()) if record.is_file() else {}
+    if saved.get('store'):
+        for path in (Path(saved['store']), default_store().parent / Path(saved['store']).name):
+            if path.is_file(): return path
+    size = saved.get('train', {}).get('photo_size')
+    if size is None and artifact.is_file():
+        try: size = json.loads(artifact.read_text())['preprocessing']['photo_size']
+        except (ValueError, KeyError, TypeError): size = None
+    return default_store(size or 256)
+
 def open_artifact(checkpoint: Path, # a checkpoint file, a run folder or an ensemble folder
                   members: int | None = None, # the first `members` of an ensemble
-                  store: Path | None = None, # for a run without artifact.json: the image store (default `default_store()`)
+                  store: Path | None = None, # for a run without artifact.json: the image store (default `trained_store`)
                  ) -> Artifact:
     "The checked artifact of `checkpoint`; for a run without artifact.json, the same made from the image store."
     checkpoint = Path(checkpoint)
@@ -186,7 +204,7 @@ def open_artifact(checkpoint: Path, # a checkpoint file, a run folder or an ense
     if found is not None: return Artifact.read(found, members, only=None if checkpoint.is_dir() else checkpoint)
     files = member_files(checkpoint, members)
     for file in files: checkpoint_config(file) # a file that is no checkpoint says so first
-    store = Path(store) if store else default_store()
+    store = Path(store) if store else trained_store(checkpoint)
     if not store.is_file():
         raise FileNotFoundError(f'{checkpoint}: no {ARTIFACT_FILE} beside the weights and no image store at {store} to read the references '
                                 'from: write the artifact where the store is (atomvision export --format artifact)')
@@ -198,7 +216,7 @@ def _write_record(folder: Path, record: dict) -> Path:
     return atomic_write(Path(folder) / ARTIFACT_FILE, lambda p: p.write_text(json.dumps(record, separators=(',', ':'))))
 
 def write_artifact(checkpoint: Path, # a run or ensemble folder (or a checkpoint file: its folder)
-                   store: Path | None = None, # the image store the run was trained on (default `default_store()`)
+                   store: Path | None = None, # the image store the run was trained on (default `trained_store`)
                    dataset=None, # the unified dataset, for the foods' measured profiles (default: the saved one, if any)
                   ) -> Path:
     "Write artifact.json beside the weights of `checkpoint` (atomically); its path."
@@ -207,7 +225,7 @@ def write_artifact(checkpoint: Path, # a run or ensemble folder (or a checkpoint
     files = member_files(checkpoint)
     outside = [f for f in files if not f.resolve().is_relative_to(folder.resolve())]
     if outside: raise ValueError(f'{folder}: member {outside[0]} lies outside the folder; pack the members into one (atomvision export --format artifact --out FOLDER)')
-    store = Path(store) if store else default_store()
+    store = Path(store) if store else trained_store(checkpoint)
     if not store.is_file(): raise FileNotFoundError(f'no image store at {store}: the artifact takes the references from it (atomvision run builds it)')
     return _write_record(folder, artifact_record(files, folder, store, dataset if dataset is not None else _saved_dataset()))
 
@@ -217,6 +235,7 @@ def pack_artifact(checkpoint: Path, # a checkpoint file, a run folder or an ense
                  ) -> Path:
     "Copy `checkpoint` into `out` as one self-contained artifact folder; `out`."
     checkpoint, out = Path(checkpoint), Path(out)
+    store = Path(store) if store else trained_store(checkpoint) # read before the weights are copied away from their run
     source = open_artifact(checkpoint, store=store) if find_artifact(checkpoint) else None
     files = source.files if source else member_files(checkpoint)
     names = ['model.safetensors'] if len(files) == 1 else [f'member{k}.safetensors' for k in range(len(files))]

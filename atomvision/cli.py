@@ -188,15 +188,28 @@ def cmd_train(args) -> int:
         if args.members: changes['members'] = args.members
         config = config_from(args.preset, **changes)
     except (ValueError, OSError) as e: raise UserError(str(e)) from e
+    if not config.store: _build_store(config.photo_size, verbose=not args.quiet) # a larger preset's photos: built once
     try: run = train(config, Path(args.run_dir) if args.run_dir else default_run_dir(config, args.preset), resume=not args.restart, verbose=not args.quiet)
     except ValueError as e: raise UserError(str(e)) from e # e.g. resuming with settings that would change what is learned
     if not args.quiet: print(f'run folder: {run}')
     return 0
 
+def _build_store(photo_size: int, verbose: bool = True) -> Path:
+    """The default image store of `photo_size`-px photos, built from the unified dataset where it is missing or
+    outdated; without a dataset, the store as it is (one moved to this machine)."""
+    from atomvision.harmonize import load_dataset
+    from atomvision.store import build_image_store, default_store
+    try: dataset = load_dataset()
+    except FileNotFoundError:
+        if default_store(photo_size).is_file(): return default_store(photo_size)
+        raise UserError(f'no image store at {default_store(photo_size)} and no unified dataset to build it from: '
+                        'run atomvision build (or atomvision run) first') from None
+    return build_image_store(dataset, size=photo_size, verbose=verbose)
+
 def _train_parser(commands) -> None:
     "The `train` command's options."
     train_parser = commands.add_parser('train', help='train the element model on the photo store (resumes a killed run)')
-    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), gpu, vit-hybrid and vit-hybrid-long (the ViT on pretrained tokens), vit-distill and vit-distill-long (the same, taught by the cpu run), vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
+    train_parser.add_argument('--preset', default='cpu', help='cpu (quick, ImageNet-pretrained EfficientNet-Lite0), cpu-long (the headline run), cpu-lite2 (one Lite2 at 260 px), gpu, vit-hybrid and vit-hybrid-long (the ViT on pretrained tokens), vit-distill and vit-distill-long (the same, taught by the cpu run), vit, vit-long, vit-gpu (the ViT from scratch), legacy, or a saved preset such as atomvision-best')
     train_parser.add_argument('--members', type=int, help='train an ensemble of N members (seeds seed..seed+N-1)')
     train_parser.add_argument('--config', help='settings to change, as JSON text or a JSON file, e.g. \'{"epochs": 5}\'')
     train_parser.add_argument('--run-dir', help='run folder (default: data/runs/<preset>-seed<seed>)')
@@ -362,9 +375,10 @@ def cmd_export(args) -> int:
     out = Path(args.out) if args.out else folder / ('model-int8.onnx' if args.format == 'onnx-int8' else 'model.onnx')
     fp32 = export_onnx(checkpoint, out if args.format == 'onnx' else folder / 'model.onnx')
     if args.format == 'onnx-int8':
-        from atomvision.store import default_store
-        if args.quantization == 'static' and not default_store().is_file(): raise UserError(f'no image store at {default_store()}: static INT8 calibrates on its training photos')
-        quantize_int8(fp32, out, default_store(), config.image_size, method=args.quantization)
+        from atomvision.artifact import trained_store
+        store = trained_store(checkpoint) # the store the run was trained on
+        if args.quantization == 'static' and not store.is_file(): raise UserError(f'no image store at {store}: static INT8 calibrates on its training photos')
+        quantize_int8(fp32, out, store, config.image_size, method=args.quantization)
     print(f'{args.format}: {out} ({out.stat().st_size / 1e6:.1f} MB)')
     return 0
 

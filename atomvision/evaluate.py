@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .config import atomic_write, data_dir, pick_device
 from .elements import PANEL
-from .artifact import load_members
+from .artifact import load_members, trained_store
 from .predict import blend_predictions, class_disagreement, combine, direct_prediction, ensemble_outputs, has_dropout, mixture_prediction, nearest_classes, saved_blend_weight, saved_temperature, temper, unfamiliarity
 from .photos import References
 from .transforms import augment, normalize, preprocess, EVAL_CROP
@@ -185,7 +185,7 @@ def evaluate_run(checkpoint: Path, store: Path | None = None, split: str = 'val'
                  temperature: float | None = None, # of the class posteriors; None: chosen on the val photos (`choose_temperature`)
                 ) -> dict:
     "Metrics of a checkpoint, run or ensemble folder on a split of the store (or on given uint8 images and class ids); writes metrics.json and figures to `out`."
-    store = Path(store) if store else default_store()
+    store = Path(store) if store else trained_store(checkpoint)
     models = load_members(checkpoint, members)
     config = models[0].config
     train_set = ImageStoreDataset(store, 'train')
@@ -322,7 +322,7 @@ class AttentionExplorer:
         import ipywidgets as w
         self.model = load_model(checkpoint).eval()
         self.image_size = checkpoint_config(checkpoint)[0].image_size
-        self.data = ImageStoreDataset(Path(store) if store else default_store(), 'val')
+        self.data = ImageStoreDataset(Path(store) if store else trained_store(checkpoint), 'val')
         names = [f'{i}: {self.data.references.class_names[c]}' for i, c in enumerate(self.data.class_ids)]
         self.photo = w.Dropdown(options=list(zip(names, range(len(names)))), description='Photo')
         self.path = w.Text(placeholder='or a JPEG/PNG path', description='File')
@@ -400,7 +400,7 @@ def map_faithfulness(checkpoint: Path, store: Path | None = None, photos: int | 
     val photos (class probability for the class map; the element's absolute error in log10 for an element's map, over
     the photos whose class measures it)."""
     model = load_members(checkpoint, 1)[0]
-    data = ImageStoreDataset(store or default_store(), 'val')
+    data = ImageStoreDataset(store or trained_store(checkpoint), 'val')
     images, class_ids, refs = data.images()[:photos], data.class_ids[:photos], data.references
     size, index = model.config.image_size, {e: j for j, e in enumerate(model.config.elements)}
     areas = {}
@@ -446,7 +446,7 @@ def ood_epistemic(checkpoint: Path, store: Path | None = None, photos: int = 128
     if blend_weight is None: blend_weight = saved_blend_weight(checkpoint)
     if blend_weight is None: blend_weight = 0.5
     temperature = temperature or saved_temperature(checkpoint) or 1.0
-    store = Path(store) if store else default_store()
+    store = Path(store) if store else trained_store(checkpoint)
     models = load_members(checkpoint, members)
     val = ImageStoreDataset(store, 'val', limit=photos, preload=True)
     refs, size = val.references, models[0].config.image_size
@@ -480,7 +480,7 @@ def held_out_scores(checkpoint: Path, classes: tuple, # the classes held out of 
     photos' `quantile` of it."""
     if blend_weight is None: blend_weight = saved_blend_weight(checkpoint)
     if blend_weight is None: blend_weight = 0.5
-    store = Path(store) if store else default_store()
+    store = Path(store) if store else trained_store(checkpoint)
     models = load_members(checkpoint, members)
     val = ImageStoreDataset(store, 'val', preload=True, exclude_classes=tuple(classes))
     parts = [ImageStoreDataset(store, s, preload=True, linked_only=False, only_classes=tuple(classes)) for s in ('train', 'val')]

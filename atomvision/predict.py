@@ -17,11 +17,11 @@ import pandas as pd
 import torch
 
 from .elements import ELEMENT_BY_SYMBOL, PANEL
-from .artifact import open_artifact
+from .artifact import open_artifact, trained_store
 from .export import OnnxModel, model_to_onnx, quantize_int8
 from .photos import References
 from .transforms import EVAL_CROP, augment, normalize, preprocess, sample_seeds
-from .store import default_store, read_photo
+from .store import read_photo
 from .distributions import Z90, ElementPrediction
 from .vit import sample_outputs
 from .efficientnet import fold_batchnorm
@@ -224,10 +224,11 @@ def onnx_session(model, # a loaded member
     if engine == 'onnx-int8':
         method = 'dynamic' if model.config.backbone == 'vit' else 'static'
         path = folder / f'model-{k}-int8-{method}-v3.onnx' # v2: a CNN's static model quantizes every op (QOperator); v3: constant pads
-        if not path.exists() and method == 'static' and not default_store().is_file():
+        store = trained_store(folder) # the store the run was trained on (its photos calibrate)
+        if not path.exists() and method == 'static' and not store.is_file():
             raise FileNotFoundError(f"{path}: a CNN's INT8 model is calibrated on training photos; make it where the image store is "
                                     f"(atomvision export --format onnx-int8 --quantization static --out {path.name}) and copy it beside the weights")
-        if not path.exists(): quantize_int8(fp32, path, image_size=model.config.image_size, method=method)
+        if not path.exists(): quantize_int8(fp32, path, store, image_size=model.config.image_size, method=method)
     return OnnxModel(path, model.config)
 
 def linked_foods(links: pd.DataFrame, k: int = 3) -> dict:
@@ -260,7 +261,7 @@ class Predictor:
     needs besides the weights (channel statistics, evaluation crop, class references, links to foods and their measured
     profiles) comes from the run's artifact.json (`artifact`); a run without one reads it from the image store."""
     def __init__(self, checkpoint: Path, # a checkpoint file, a run folder or an ensemble folder
-                 store: Path | None = None, # for a run without artifact.json: the image store; default `default_store()`
+                 store: Path | None = None, # for a run without artifact.json: the image store; default `artifact.trained_store`
                  members: int | None = None, # use the first `members` of an ensemble
                  threads: int | None = None, # torch threads (default: torch's choice)
                  engine: str = 'torch', # 'torch' (fp32), 'torch-bf16', 'onnx' (fp32) or 'onnx-int8' (the ONNX engines: one deterministic pass), or 'auto'

@@ -96,7 +96,7 @@ def declared_png(width: int, height: int) -> bytes:
 def build_image_store(dataset: Dataset, path: Path | None = None, size: int = 256, bound: str = 'mb',
                       compression: str | None = None, verbose: bool = True) -> Path:
     "Build (or reuse) the HDF5 store of train and val photos with their classes' reference distributions."
-    path = Path(path) if path else data_dir() / 'images' / f'grocery_{size}.h5' # default_store() at the default size
+    path = Path(path) if path else default_store(size)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix('.lock'), 'w') as lock: # one build at a time; others wait, then reuse it
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -189,9 +189,10 @@ class ImageStoreDataset(torch.utils.data.Dataset):
         if self._images is not None: return self._images
         with h5py.File(self.path) as f: return torch.from_numpy(f['images'][self.indices]).permute(0, 3, 1, 2)
 
-def default_store() -> Path:
-    "Where `build_image_store` puts the store by default: <data>/images/grocery_256.h5."
-    return data_dir() / 'images' / 'grocery_256.h5'
+def default_store(size: int = 256, # the side of the store's photos in pixels (`TrainConfig.photo_size`)
+                 ) -> Path:
+    "Where `build_image_store` puts the store of `size`-pixel photos: <data>/images/grocery_<size>.h5."
+    return data_dir() / 'images' / f'grocery_{size}.h5'
 
 
 def make_targets(refs: References, class_ids: torch.Tensor, seeds: torch.Tensor | None = None, mode: str = 'central') -> tuple:

@@ -90,7 +90,8 @@ class TrainConfig:
     preload: bool = True # read the photos into memory once
     limit_train: int | None = None # use only the first N training photos (tests)
     limit_val: int | None = None
-    store: str | None = None # HDF5 image store (default: data/images/grocery_256.h5)
+    store: str | None = None # HDF5 image store (default: `default_store(photo_size)`)
+    photo_size: int = 256 # side of the store's photos in pixels: a larger model size trains from larger photos, not upsampled ones (`atomvision train` builds that store where missing); unused when `store` is named
     device: str = 'auto' # 'auto', 'cpu' or 'cuda'
 
 # %% ../nbs/09_train.ipynb #a1b2c3d4
@@ -121,7 +122,8 @@ PRESETS = {
     'legacy': TrainConfig(**LEGACY), # the first version's settings, kept for comparison
     'cpu': TrainConfig(**{**CNN_RECIPE, 'epochs': 6}), # the quick run of `make run`: about 10 minutes on 2 cores
     'cpu-long': TrainConfig(**{**CNN_RECIPE, 'epochs': 6, 'members': 3}), # the headline: three members of the quick run, about 30 minutes
-    'gpu': TrainConfig(**{**CNN_RECIPE, 'model': 'efficientnet_lite2', 'image_size': 260, 'epochs': 30, 'members': 3, 'device': 'cuda'}),
+    'cpu-lite2': TrainConfig(**{**CNN_RECIPE, 'model': 'efficientnet_lite2', 'image_size': 260, 'photo_size': 320, 'epochs': 6}), # one Lite2 at its own resolution: about 32 minutes
+    'gpu': TrainConfig(**{**CNN_RECIPE, 'model': 'efficientnet_lite2', 'image_size': 260, 'photo_size': 320, 'epochs': 30, 'members': 3, 'device': 'cuda'}),
     'vit-hybrid': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8}), # the ViT whose attention the workbench maps, on pretrained tokens
     'vit-hybrid-long': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8, 'members': 3}), # three members of it
     'vit-distill': TrainConfig(**{**HYBRID_RECIPE, 'epochs': 8, 'teacher': 'runs/cpu-seed0'}), # ... taught by make run's CNN (DeiT, hard)
@@ -222,7 +224,9 @@ def config_changes(stored: dict, requested: dict) -> dict:
 def check_resume(run_dir: Path, config: TrainConfig) -> dict:
     "Compare the run's stored config with `config`: an error naming what differs when it would change what is learned, else the harmless changes."
     stored = {**asdict(TrainConfig(**LEGACY)), **json.loads((run_dir / 'config.json').read_text())['train']} # settings added since: the first version's
-    changes = config_changes(stored, asdict(config))
+    photos = lambda c: str(Path(c['store']).resolve()) if c.get('store') else str(default_store(c.get('photo_size') or 256)) # however named
+    changes = {k: v for k, v in config_changes(stored, asdict(config)).items() if k not in ('store', 'photo_size')}
+    if photos(stored) != photos(asdict(config)): changes['store'] = (photos(stored), photos(asdict(config)))
     breaking = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
     if breaking:
         said = '; '.join(f'{k}: stored {a!r}, requested {b!r}' for k, (a, b) in breaking.items())
@@ -306,7 +310,8 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     if config.batch_size % world: raise ValueError(f'batch size {config.batch_size} is not divisible by {world} processes')
     if config.select not in ('best', 'last'): raise ValueError(f"select must be 'best' or 'last', not {config.select!r}")
     if config.group_weight and not config.class_weight: raise ValueError('group_weight needs the class head: set class_weight > 0')
-    store = Path(config.store) if config.store else default_store()
+    store = Path(config.store) if config.store else default_store(config.photo_size)
+    if not store.is_file(): raise FileNotFoundError(f'no image store at {store}: atomvision train builds the store of its photo size, atomvision run the default one')
     held_out = tuple(config.held_out)
     train_set = ImageStoreDataset(store, 'train', config.limit_train, linked_only=config.linked_only, preload=config.preload, exclude_classes=held_out)
     val_set = ImageStoreDataset(store, 'val', config.limit_val, preload=config.preload, exclude_classes=held_out)

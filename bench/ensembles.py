@@ -80,11 +80,12 @@ def main():
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: torch\'s choice)')
     args = parser.parse_args()
     if args.threads: torch.set_num_threads(args.threads)
-    from atomvision.store import ImageStoreDataset, default_store
+    from atomvision.artifact import trained_store
+    from atomvision.store import ImageStoreDataset
     runs = [Path(args.runs.format(s)) for s in range(args.seeds)]
     missing = [str(r) for r in runs if not (r / 'config.json').exists()]
     if missing: raise SystemExit(f'no trained run at {", ".join(missing)}: train the members first (see the docstring)')
-    images = ImageStoreDataset(default_store(), 'val', preload=True).images()
+    images = ImageStoreDataset(trained_store(runs[0]), 'val', preload=True).images() # the store the members were trained on
     rows, results = [], {}
     for k in map(int, args.k.split(',')):
         subsets = list(itertools.combinations(range(args.seeds), k))

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from atomvision.harmonize import load_dataset
-from atomvision.store import build_image_store
+from atomvision.store import build_image_store, default_store
+from atomvision.train import PRESETS
 
 LONG_EPOCHS, ABLATION_EPOCHS = 100, 40
 ENSEMBLES = [('long', 3), ('long', 5), ('gpu', 3), ('cnn', 3), ('hybrid', 3), ('hybrid-distill', 3)] # (variant, K): members are its seeds 0..K-1
@@ -56,7 +57,7 @@ VARIANTS = {
     'cnn-lite2': ('cpu', dict(members=1, model='efficientnet_lite2')),
     # ... and at their own resolutions, from a store of 320-px photos (the 256-px one would be upsampled to 240-260 px)
     'cnn-lite1-240': ('cpu', dict(members=1, model='efficientnet_lite1', image_size=240, photo_size=320)),
-    'cnn-lite2-260': ('cpu', dict(members=1, model='efficientnet_lite2', image_size=260, photo_size=320)),
+    'cnn-lite2-260': ('cpu-lite2', dict(members=1)), # the cpu-lite2 preset
     'hybrid': ('vit-hybrid', dict(members=1)), # the ViT on Lite0's pretrained early blocks
     'hybrid-distill': ('vit-hybrid', dict(members=1, teacher='{out}/cnn/seed0')), # ... taught by the cnn variant's seed-0 run (DeiT, hard)
     'recipe': ('vit-long', dict(epochs=ABLATION_EPOCHS, members=1)),
@@ -93,7 +94,7 @@ seconds = time.perf_counter() - started
 mc = 8 # a model without dropout gets one pass whatever this asks (predict.has_dropout)
 result = dict(seconds=seconds, config=dict(preset=preset, **changes))
 for route in ('direct', 'mixture', 'blend'):
-    try: r = evaluate_run(run, changes.get('store'), mc_samples=mc, route=route) # on the store it was trained from
+    try: r = evaluate_run(run, mc_samples=mc, route=route) # on the store it was trained from (artifact.trained_store)
     except ValueError as e: result[route] = dict(error=str(e)); continue
     result[route] = r['summary']
     if route == 'blend': result['per_element'] = r['per_element'].to_dict('records')
@@ -108,7 +109,7 @@ run_dir = Path(sys.argv[1])
 result = json.loads((run_dir / 'result.json').read_text())
 result = dict(seconds=result['seconds'], config=result['config']) # training as it was; the evaluation anew
 for route in ('direct', 'mixture', 'blend'):
-    try: r = evaluate_run(run_dir, result['config'].get('store'), mc_samples=8, route=route) # on the store it was trained from
+    try: r = evaluate_run(run_dir, mc_samples=8, route=route) # on the store it was trained from (artifact.trained_store)
     except ValueError as e: result[route] = dict(error=str(e)); continue
     result[route] = r['summary']
     if route == 'blend': result['per_element'] = r['per_element'].to_dict('records')
@@ -189,14 +190,20 @@ def main():
     env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'PYTHONUNBUFFERED': '1'}
     names = args.variants.split(',') if args.variants else [v for g in args.jobs.split(',') for v in GROUPS[g]]
     common = json.loads(args.changes)
-    jobs = []
+    jobs, stores = [], {}
+    try: dataset = load_dataset()
+    except FileNotFoundError: dataset = None # a machine the stores were moved to (tools/pack_store.py): used as they are
     for name in names:
         preset, changes = VARIANTS[name]
         changes = {**changes, **common, 'device': args.device,
                    'model_changes': {**changes.get('model_changes', {}), **common.get('model_changes', {})}}
         if 'teacher' in changes: changes['teacher'] = changes['teacher'].format(out=out) # a run of this folder
-        if 'photo_size' in changes: # the store of photos of that size (built, or reused where it is built)
-            changes['store'] = str(build_image_store(load_dataset(), size=changes.pop('photo_size')))
+        size = changes.get('photo_size', PRESETS[preset].photo_size) # the run trains from the store of photos of that size
+        if size not in stores: # built where missing or outdated, as atomvision train does
+            stores[size] = build_image_store(dataset, size=size) if dataset is not None else default_store(size)
+        if not stores[size].is_file():
+            print(f'{name}: skipped, no image store at {stores[size]} and no unified dataset to build it from', flush=True)
+            continue
         for seed in range(max(args.seeds, 5) if name == 'long' else args.seeds):
             jobs.append((name, seed, preset, {**changes, 'seed': seed}))
     started = time.time()

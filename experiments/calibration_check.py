@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from atomvision.artifact import load_members
+from atomvision.artifact import load_members, trained_store
 from atomvision.evaluate import choose_blend_weight, choose_temperature, class_metrics, evaluation_table
 from atomvision.predict import combine, ensemble_outputs, temper
-from atomvision.store import ImageStoreDataset, class_groups, default_store
+from atomvision.store import ImageStoreDataset, class_groups
 
 
 def subset(outputs: dict, rows: np.ndarray) -> dict:
@@ -48,7 +48,7 @@ def halves(class_ids: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 
 
 def check(run: Path, mc_samples: int = 8, seed: int = 0) -> list[dict]:
-    store = default_store()
+    store = trained_store(run) # the store it was trained on
     train, val = ImageStoreDataset(store, 'train'), ImageStoreDataset(store, 'val', preload=True)
     refs, groups, ids = train.references, class_groups(store), val.class_ids
     models = load_members(run)

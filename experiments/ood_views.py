@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atomvision.artifact import load_members
+from atomvision.artifact import load_members, trained_store
 from atomvision.evaluate import auroc, choose_temperature
 from atomvision.predict import ensemble_outputs, temper
-from atomvision.store import ImageStoreDataset, default_store
+from atomvision.store import ImageStoreDataset
 from atomvision.transforms import EVAL_CROP
 
 VIEWS = {'evaluation view': [(EVAL_CROP, False)],
@@ -44,7 +44,7 @@ def main():
     parser.add_argument('--held-out', required=True, help='comma-separated class names the runs were trained without')
     parser.add_argument('--out', help='write the rows as JSON here')
     args = parser.parse_args()
-    held, store = tuple(args.held_out.split(',')), default_store()
+    held, store = tuple(args.held_out.split(',')), trained_store(args.runs.split(',')[0]) # the store the runs were trained on
     val = ImageStoreDataset(store, 'val', preload=True, exclude_classes=held)
     unseen = torch.cat([ImageStoreDataset(store, s, preload=True, linked_only=False, only_classes=held).images() for s in ('train', 'val')])
     known = val.images()

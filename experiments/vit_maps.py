@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atomvision.artifact import load_members
+from atomvision.artifact import load_members, trained_store
 from atomvision.plots import plot_map_grid
-from atomvision.store import ImageStoreDataset, default_store
+from atomvision.store import ImageStoreDataset
 from atomvision.transforms import augment, normalize
 
 
@@ -23,7 +23,7 @@ def main():
     parser.add_argument('--elements', default='Ca,Pb')
     args = parser.parse_args()
     model = load_members(Path(args.run), 1)[0].eval()
-    data = ImageStoreDataset(default_store(), 'val')
+    data = ImageStoreDataset(trained_store(args.run), 'val')
     names, size = data.references.class_names, model.config.image_size
     picks = np.linspace(0, len(data) - 1, args.photos).astype(int)
     shown = augment(torch.stack([data[i][0] for i in picks]), size, None, train=False)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks in one prepared run: the benchmark, the `#| cuda` notebook cells, and the recipe's training runs
 # (experiments/ablation.py: the headline runs, the GPU preset's members, the quick preset, the ablations) side by side.
-# Needs the image store at data/images/grocery_256.h5 (tools/pack_store.py moves one). Usage:
+# Needs the image stores at data/images/grocery_256.h5 and, for the `gpu` preset's Lite2 at 260 px, grocery_320.h5
+# (tools/pack_store.py moves them; without the unified dataset there they cannot be built). Usage:
 #   tools/gpu_checks.sh OUT_DIR [ABLATION_DEADLINE_S] [WORKERS]
 set -uo pipefail
 out=${1:-data/gpu}; deadline=${2:-400}; workers=${3:-14}
