@@ -224,11 +224,12 @@ def onnx_session(model, # a loaded member
     if engine == 'onnx-int8':
         method = 'dynamic' if model.config.backbone == 'vit' else 'static'
         path = folder / f'model-{k}-int8-{method}-v3.onnx' # v2: a CNN's static model quantizes every op (QOperator); v3: constant pads
-        store = trained_store(folder) # the store the run was trained on (its photos calibrate)
-        if not path.exists() and method == 'static' and not store.is_file():
-            raise FileNotFoundError(f"{path}: a CNN's INT8 model is calibrated on training photos; make it where the image store is "
-                                    f"(atomvision export --format onnx-int8 --quantization static --out {path.name}) and copy it beside the weights")
-        if not path.exists(): quantize_int8(fp32, path, store, image_size=model.config.image_size, method=method)
+        if not path.exists(): # quantized once, on the photos of the store the run was trained on
+            store = trained_store(folder)
+            if method == 'static' and not store.is_file():
+                raise FileNotFoundError(f"{path}: a CNN's INT8 model is calibrated on training photos; make it where the image store is "
+                                        f"(atomvision export --format onnx-int8 --quantization static --out {path.name}) and copy it beside the weights")
+            quantize_int8(fp32, path, store, image_size=model.config.image_size, method=method)
     return OnnxModel(path, model.config)
 
 def linked_foods(links: pd.DataFrame, k: int = 3) -> dict:
