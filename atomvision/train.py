@@ -37,9 +37,9 @@ from .checkpoints import build_model, save_model
 __all__ = ['RECIPE', 'CNN_RECIPE', 'LEGACY', 'HYBRID_RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path',
            'saved_presets', 'config_from', 'lr_factor', 'param_groups', 'ema_model', 'update_ema', 'distributed',
            'config_changes', 'check_resume', 'evaluate_loss', 'Run', 'setup_run', 'pretrained_part', 'teacher_path',
-           'load_teacher', 'resume_run', 'save_checkpoint', 'batch_loss', 'distillation_loss', 'group_log_probs',
-           'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch', 'train_member',
-           'finish_member', 'train', 'default_run_dir']
+           'load_teacher', 'resume_run', 'save_checkpoint', 'batch_loss', 'normalized_logits', 'distillation_loss',
+           'group_log_probs', 'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch',
+           'train_member', 'finish_member', 'train', 'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
 @dataclass
@@ -68,6 +68,7 @@ class TrainConfig:
     coarse_weight: float = 0.0 # weight of the coarse-class cross-entropy (0: no coarse head)
     group_weight: float = 0.0 # weight of the food-group cross-entropy of the class posterior summed per group (needs class_weight)
     label_smoothing: float = 0.1 # of both cross-entropies
+    logit_norm: float = 0.0 # τ of LogitNorm (Wei et al. 2022): the fine-class cross-entropy sees logits / (τ·‖logits‖) (0: off); prediction uses the raw logits
     teacher: str | None = None # a trained run (folder or model.safetensors) whose class predictions teach a ViT's distillation token (DeiT)
     distill_kind: str = 'hard' # 'hard': cross-entropy to the teacher's top class (DeiT's choice); 'soft': KL divergence at `distill_tau`
     distill_tau: float = 1.0 # temperature of the soft distillation
@@ -409,6 +410,7 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         if not weight: continue
         labels = class_ids if name == 'class' else torch.as_tensor(run.train_set.coarse_ids[_positions(run.train_set, index)])
         logits, labels = out[f'{name}_logits'].float(), labels.to(dev)
+        if name == 'class' and c.logit_norm: logits = normalized_logits(logits, c.logit_norm)
         term = _mixed(lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing), labels, partner, lam)
         loss = loss + weight * term; result[name] = term.detach()
     if run.teacher is not None: # on the same augmented (and mixed) photos the student sees
@@ -421,6 +423,12 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         loss = loss + c.group_weight * term; result['group'] = term.detach()
     result['loss'] = loss
     return result
+
+def normalized_logits(logits: torch.Tensor, # [B, C]
+                      tau: float, # LogitNorm's temperature
+                     ) -> torch.Tensor:
+    "LogitNorm's logits (Wei et al. 2022): each row divided by τ times its 2-norm, so the loss cannot be lowered by growing the norm."
+    return logits / (tau * logits.norm(dim=1, keepdim=True).clamp_min(1e-7))
 
 def distillation_loss(student_logits: torch.Tensor, # [B, C] of the distillation head
                       teacher_logits: torch.Tensor, # [B, C] of the teacher on the same photos

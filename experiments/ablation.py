@@ -51,6 +51,7 @@ VARIANTS = {
     'cnn-heads-first': ('cpu', dict(members=1, freeze_epochs=1.0)),
     'cnn-mix': ('cpu', dict(members=1, mixup=0.2, cutmix=1.0, mix_prob=0.5)),
     'cnn-no-smoothing': ('cpu', dict(members=1, label_smoothing=0.0)),
+    'cnn-logit-norm': ('cpu', dict(members=1, logit_norm=0.04)), # LogitNorm (Wei et al. 2022), for telling unknown foods apart
     'cnn-192': ('cpu', dict(members=1, image_size=192)),
     'cnn-8-epochs': ('cpu', dict(members=1, epochs=8)),
     'cnn-lite1': ('cpu', dict(members=1, model='efficientnet_lite1')), # the larger backbones, at the quick preset's 160 px and 6 epochs
