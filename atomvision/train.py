@@ -68,7 +68,7 @@ class TrainConfig:
     coarse_weight: float = 0.0 # weight of the coarse-class cross-entropy (0: no coarse head)
     group_weight: float = 0.0 # weight of the food-group cross-entropy of the class posterior summed per group (needs class_weight)
     label_smoothing: float = 0.1 # of both cross-entropies
-    logit_norm: float = 0.0 # τ of LogitNorm (Wei et al. 2022): the fine-class cross-entropy sees logits / (τ·‖logits‖) (0: off); prediction uses the raw logits
+    logit_norm: float = 0.0 # τ of LogitNorm (Wei et al. 2022): the fine-class cross-entropy sees logits / (τ·‖logits‖) (0: off); prediction, and the val class_ce logged, use the raw logits
     teacher: str | None = None # a trained run (folder or model.safetensors) whose class predictions teach a ViT's distillation token (DeiT)
     distill_kind: str = 'hard' # 'hard': cross-entropy to the teacher's top class (DeiT's choice); 'soft': KL divergence at `distill_tau`
     distill_tau: float = 1.0 # temperature of the soft distillation
@@ -311,6 +311,7 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     if config.batch_size % world: raise ValueError(f'batch size {config.batch_size} is not divisible by {world} processes')
     if config.select not in ('best', 'last'): raise ValueError(f"select must be 'best' or 'last', not {config.select!r}")
     if config.group_weight and not config.class_weight: raise ValueError('group_weight needs the class head: set class_weight > 0')
+    if config.logit_norm < 0: raise ValueError(f'logit_norm is a temperature τ > 0 (0: off), not {config.logit_norm}')
     store = Path(config.store) if config.store else default_store(config.photo_size)
     if not store.is_file(): raise FileNotFoundError(f'no image store at {store}: atomvision train builds the store of its photo size, atomvision run the default one')
     held_out = tuple(config.held_out)
@@ -418,7 +419,8 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         term = distillation_loss(out['dist_logits'].float(), taught, c.distill_kind, c.distill_tau)
         loss = loss + c.class_weight * term; result['distill'] = term.detach()
     if c.group_weight:
-        log_group, groups = group_log_probs(out['class_logits'], run.group_of_class), run.group_of_class[class_ids.to(dev)]
+        class_logits = normalized_logits(out['class_logits'].float(), c.logit_norm) if c.logit_norm else out['class_logits']
+        log_group, groups = group_log_probs(class_logits, run.group_of_class), run.group_of_class[class_ids.to(dev)]
         term = _mixed(lambda g: F.nll_loss(log_group, g), groups, partner, lam)
         loss = loss + c.group_weight * term; result['group'] = term.detach()
     result['loss'] = loss
