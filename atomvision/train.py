@@ -68,7 +68,7 @@ class TrainConfig:
     coarse_weight: float = 0.0 # weight of the coarse-class cross-entropy (0: no coarse head)
     group_weight: float = 0.0 # weight of the food-group cross-entropy of the class posterior summed per group (needs class_weight)
     label_smoothing: float = 0.1 # of both cross-entropies
-    logit_norm: float = 0.0 # τ of LogitNorm (Wei et al. 2022): the fine-class cross-entropy sees logits / (τ·‖logits‖) (0: off); prediction, and the val class_ce logged, use the raw logits
+    logit_norm: float = 0.0 # τ of LogitNorm (Wei et al. 2022): the fine-class and group losses see logits / (τ·‖logits‖) (0: off); prediction, and the val class_ce logged, use the raw logits
     teacher: str | None = None # a trained run (folder or model.safetensors) whose class predictions teach a ViT's distillation token (DeiT)
     distill_kind: str = 'hard' # 'hard': cross-entropy to the teacher's top class (DeiT's choice); 'soft': KL divergence at `distill_tau`
     distill_tau: float = 1.0 # temperature of the soft distillation
@@ -401,6 +401,7 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
     target, measured, censored = [t.to(dev) for t in make_targets(run.train_set.references, class_ids, seeds, c.target_mode)]
     with _autocast(c, dev): out = run.net(x, outputs=True)
     mean, log_var = out['mean'].float(), out['log_var'].float()
+    if c.logit_norm: out['class_logits'] = normalized_logits(out['class_logits'].float(), c.logit_norm) # what the class and group losses see
     per_rank = c.batch_size // run.world
     def elements(order):
         return element_loss(mean, log_var, target[order], measured[order], censored[order], beta=c.beta, denominator=per_rank * len(PANEL))
@@ -411,7 +412,6 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         if not weight: continue
         labels = class_ids if name == 'class' else torch.as_tensor(run.train_set.coarse_ids[_positions(run.train_set, index)])
         logits, labels = out[f'{name}_logits'].float(), labels.to(dev)
-        if name == 'class' and c.logit_norm: logits = normalized_logits(logits, c.logit_norm)
         term = _mixed(lambda y: F.cross_entropy(logits, y, label_smoothing=c.label_smoothing), labels, partner, lam)
         loss = loss + weight * term; result[name] = term.detach()
     if run.teacher is not None: # on the same augmented (and mixed) photos the student sees
@@ -419,8 +419,7 @@ def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: t
         term = distillation_loss(out['dist_logits'].float(), taught, c.distill_kind, c.distill_tau)
         loss = loss + c.class_weight * term; result['distill'] = term.detach()
     if c.group_weight:
-        class_logits = normalized_logits(out['class_logits'].float(), c.logit_norm) if c.logit_norm else out['class_logits']
-        log_group, groups = group_log_probs(class_logits, run.group_of_class), run.group_of_class[class_ids.to(dev)]
+        log_group, groups = group_log_probs(out['class_logits'], run.group_of_class), run.group_of_class[class_ids.to(dev)]
         term = _mixed(lambda g: F.nll_loss(log_group, g), groups, partner, lam)
         loss = loss + c.group_weight * term; result['group'] = term.detach()
     result['loss'] = loss
