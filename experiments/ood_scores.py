@@ -9,7 +9,8 @@ passes, at the temperature chosen on the val photos), the entropy and the genera
 2023) of that posterior, the largest centred logit over its 2-norm (Cattelan and Silva, 2023), ViM (Wang et al.,
 2022), and unfamiliarity times the nearest-photo distance (a classifier's doubt guided by the feature space, after
 Park et al., ICCV 2023). For each: the mean on the val photos of the trained classes and on every photo of the held-out ones, their
-ratio, the AUROC, and the share of each set above the val photos' 95th percentile (the service's threshold).
+ratio, the AUROC, and the share of each set above the val photos' 95th percentile (the service's threshold); and each
+run's class top-1 on those val photos (the food the service names: the argmax of the posterior pooled over the passes).
 
     python experiments/ood_scores.py --run data/ood/dev-seed0 --held-out A,B,...
     python experiments/ood_scores.py --runs data/ood/dev-seed0,data/ood/dev-seed1,data/ood/dev-seed2  # mean ± sd over runs
@@ -134,9 +135,10 @@ def gen_score(p: torch.Tensor, gamma: float = 0.1, top: int = 10) -> np.ndarray:
     return (s ** gamma * (1 - s) ** gamma).sum(1).numpy()
 
 
-def run_scores(run: Path, held: tuple, imagenet: bool = True, unseen_splits: tuple = ('train', 'val')) -> dict:
+def run_scores(run: Path, held: tuple, imagenet: bool = True, unseen_splits: tuple = ('train', 'val')) -> tuple[dict, float]:
     """{score name: (scores of the val photos of the trained classes, scores of the held-out classes' photos of
-    `unseen_splits`)} of one run. ('val',): only those taken with the val photos, not with the training photos."""
+    `unseen_splits`)} of one run, and its class top-1 on those val photos (the argmax of the posterior pooled over the
+    8 passes, as the service names a food). ('val',): only the held-out photos taken with the val photos."""
     from atomvision.evaluate import choose_temperature
     from atomvision.predict import saved_temperature
     from atomvision.predict import temper
@@ -151,6 +153,7 @@ def run_scores(run: Path, held: tuple, imagenet: bool = True, unseen_splits: tup
     p_val, p_out = mc_posteriors(model, val.images(), train.mean, train.std), mc_posteriors(model, unseen, train.mean, train.std)
     temperature = saved_temperature(run) or choose_temperature(p_val, val.class_ids)[0] # as `held_out_scores`: the saved one, else chosen on val
     q_val, q_out = temper(p_val, temperature).mean(0), temper(p_out, temperature).mean(0)
+    known_top1 = float((q_val.argmax(1).numpy() == np.asarray(val.class_ids)).mean())
     entropy = lambda p: -(p * p.clamp_min(1e-12).log()).sum(1).numpy()
     scores = {'unfamiliarity (the service)': (1 - q_val.max(1).values.numpy(), 1 - q_out.max(1).values.numpy()),
               'entropy': (entropy(q_val), entropy(q_out)), 'GEN': (gen_score(q_val), gen_score(q_out)),
@@ -179,7 +182,7 @@ def run_scores(run: Path, held: tuple, imagenet: bool = True, unseen_splits: tup
         (md_val, rmd_val), (md_out, rmd_out) = score(known.numpy()), score(out.numpy())
         scores[f'{prefix}mahalanobis'] = (md_val, md_out)
         scores[f'{prefix}relative mahalanobis'] = (rmd_val, rmd_out)
-    return scores
+    return scores, known_top1
 
 
 def score_row(name: str, known: np.ndarray, out: np.ndarray) -> dict:
@@ -208,7 +211,10 @@ def main():
     if not held: parser.error(f'{runs[0]} was trained on every class: name --held-out or a run trained with TrainConfig.held_out')
     if any(set(h) != set(held) for h in saved): parser.error('the runs were not all trained without the same classes')
     if args.ensemble: return ensemble_scores(runs, held, args.out)
-    per_run = [[score_row(name, *pair) for name, pair in run_scores(Path(r), held, not args.no_imagenet, ('train', 'val') if args.unseen_split == 'all' else ('val',)).items()] for r in runs]
+    per_run, known_top1 = [], []
+    for r in runs:
+        scores, top1 = run_scores(Path(r), held, not args.no_imagenet, ('train', 'val') if args.unseen_split == 'all' else ('val',))
+        per_run.append([score_row(name, *pair) for name, pair in scores.items()]); known_top1.append(top1)
     print(f'{", ".join(runs)}: {len(held)} held-out classes ({", ".join(held)}), their photos of split(s) {args.unseen_split}')
     print(f"{'score':30s} {'mean val':>9s} {'mean unseen':>11s} {'ratio':>13s} {'AUROC':>13s} {'flag val':>8s} {'flag unseen':>13s}")
     spread = lambda v: f'{np.mean(v):6.3f}' + (f' ± {np.std(v, ddof=1):.3f}' if len(v) > 1 else '      ')
@@ -217,7 +223,9 @@ def main():
         get = lambda key: [r[key] for r in rows]
         print(f"{row['score']:30s} {np.mean(get('mean_val')):9.3f} {np.mean(get('mean_unseen')):11.3f} {spread(get('ratio'))} "
               f"{spread(get('auroc'))} {np.mean(get('flagged_val')):8.3f} {spread(get('flagged_unseen'))}")
-    if args.out: Path(args.out).write_text(json.dumps(dict(runs=runs, held_out=held, rows=per_run), indent=1))
+    print(f"class top-1 on the val photos of the trained classes (pooled posterior): {spread(known_top1)} "
+          f"({', '.join(f'{t:.3f}' for t in known_top1)} by run)")
+    if args.out: Path(args.out).write_text(json.dumps(dict(runs=runs, held_out=held, rows=per_run, known_top1=known_top1), indent=1))
 
 
 if __name__ == '__main__': main()
