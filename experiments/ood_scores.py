@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from atomvision.artifact import load_members, trained_store
 from atomvision.evaluate import auroc
 from atomvision.transforms import EVAL_CROP, preprocess
-from atomvision.store import ImageStoreDataset
+from atomvision.store import ImageStoreDataset, class_groups
 
 
 def features_and_logits(model, images: torch.Tensor, mean, std, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,7 +139,7 @@ def run_scores(run: Path, held: tuple, imagenet: bool = True, unseen_splits: tup
     """{score name: (scores of the val photos of the trained classes, scores of the held-out classes' photos of
     `unseen_splits`)} of one run, and its class top-1 on those val photos (the argmax of the posterior pooled over the
     8 passes, as the service names a food). ('val',): only the held-out photos taken with the val photos."""
-    from atomvision.evaluate import choose_temperature
+    from atomvision.evaluate import choose_temperature, class_metrics
     from atomvision.predict import saved_temperature
     from atomvision.predict import temper
     store = trained_store(run) # the store it was trained on
@@ -153,7 +153,7 @@ def run_scores(run: Path, held: tuple, imagenet: bool = True, unseen_splits: tup
     p_val, p_out = mc_posteriors(model, val.images(), train.mean, train.std), mc_posteriors(model, unseen, train.mean, train.std)
     temperature = saved_temperature(run) or choose_temperature(p_val, val.class_ids)[0] # as `held_out_scores`: the saved one, else chosen on val
     q_val, q_out = temper(p_val, temperature).mean(0), temper(p_out, temperature).mean(0)
-    known_top1 = float((q_val.argmax(1).numpy() == np.asarray(val.class_ids)).mean())
+    known_top1 = class_metrics(q_val, np.asarray(val.class_ids), class_groups(store))['class_top1'] # as `atomvision evaluate` counts it
     entropy = lambda p: -(p * p.clamp_min(1e-12).log()).sum(1).numpy()
     scores = {'unfamiliarity (the service)': (1 - q_val.max(1).values.numpy(), 1 - q_out.max(1).values.numpy()),
               'entropy': (entropy(q_val), entropy(q_out)), 'GEN': (gen_score(q_val), gen_score(q_out)),
