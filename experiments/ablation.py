@@ -7,8 +7,8 @@ epistemic variance on constructed out-of-distribution inputs. Prints a table and
 
 The `cnn` group is the pretrained recipe (the `cpu` preset: EfficientNet-Lite0, 6 epochs at 160 px, about 8 minutes a
 run alone on the 2-core development machine) and the first recipe's variants measured against it (09_train), and
-`cnn-next` one-change variants of the recipe (192 px, 8 epochs and the heads first measured over 3 seeds in 09_train;
-one learning rate, mixing and no label smoothing not yet on val); `backbones` puts EfficientNet-Lite1 and Lite2 in
+`cnn-next` one-change variants of the recipe (192 px, 8 epochs, the heads first and one learning rate measured over 3 seeds in
+09_train; mixing and no label smoothing not yet on val); `backbones` puts EfficientNet-Lite1 and Lite2 in
 Lite0's place at 160 px, `backbones-native` at their own resolutions (240 and 260 px, from a store of 320-px photos,
 built where it is missing; about 31-34 minutes a Lite2 run); the others are the ViT from scratch, whose
 100-epoch run takes about 30 minutes alone and three side by side (one thread each) about 75; a 40-epoch variant at
@@ -48,7 +48,7 @@ VARIANTS = {
     'cnn-first-uniform-lr': ('cpu', dict(members=1, freeze_bn=False, backbone_lr=1.0)),
     'cnn-first-mix': ('cpu', dict(members=1, freeze_bn=False, mixup=0.2, cutmix=1.0, mix_prob=0.5)),
     'cnn-gpu': ('gpu', dict(members=1)),
-    'cnn-uniform-lr': ('cpu', dict(members=1, backbone_lr=1.0)), # one change from the recipe, not measured yet
+    'cnn-uniform-lr': ('cpu', dict(members=1, backbone_lr=1.0)), # one learning rate for heads and backbone
     'cnn-heads-first': ('cpu', dict(members=1, freeze_epochs=1.0)),
     'cnn-mix': ('cpu', dict(members=1, mixup=0.2, cutmix=1.0, mix_prob=0.5)),
     'cnn-no-smoothing': ('cpu', dict(members=1, label_smoothing=0.0)),
