@@ -37,9 +37,9 @@ from .checkpoints import build_model, save_model
 __all__ = ['RECIPE', 'CNN_RECIPE', 'LEGACY', 'HYBRID_RECIPE', 'PRESETS', 'RESUMABLE_CHANGES', 'TrainConfig', 'preset_path',
            'saved_presets', 'config_from', 'lr_factor', 'param_groups', 'ema_model', 'update_ema', 'distributed',
            'config_changes', 'check_resume', 'evaluate_loss', 'Run', 'setup_run', 'pretrained_part', 'teacher_path',
-           'load_teacher', 'resume_run', 'save_checkpoint', 'batch_loss', 'normalized_logits', 'distillation_loss',
-           'group_log_probs', 'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer', 'log_epoch',
-           'train_member', 'finish_member', 'train', 'default_run_dir']
+           'load_teacher', 'resume_run', 'save_checkpoint', 'train_image_size', 'batch_loss', 'normalized_logits',
+           'distillation_loss', 'group_log_probs', 'train_mode', 'optimizer_step', 'end_epoch', 'tensorboard_writer',
+           'log_epoch', 'train_member', 'finish_member', 'train', 'default_run_dir']
 
 # %% ../nbs/09_train.ipynb #dea032d8
 @dataclass
@@ -47,6 +47,8 @@ class TrainConfig:
     "Everything that defines a training run; the defaults are the current recipe (the `cpu` preset, `CNN_RECIPE`)."
     model: str = 'efficientnet_lite0' # a named config (`vit.CONFIGS`): a ViT, or an ImageNet-pretrained CNN such as 'efficientnet_lite0'
     image_size: int = 160
+    early_image_size: int = 0 # progressive resizing (a CNN): train at this side for the first `early_epochs` epochs, then at `image_size` (0: off)
+    early_epochs: int = 0
     pretrained: bool = True # a CNN backbone starts from its ImageNet weights (False: from scratch); a ViT always starts from scratch
     backbone_lr: float = 0.25 # the pretrained backbone's learning rate, as a multiple of `lr` (discriminative learning rates)
     freeze_epochs: float = 0.0 # train only the heads for this many epochs before the pretrained backbone joins in
@@ -312,6 +314,8 @@ def setup_run(config: TrainConfig, run_dir: Path) -> Run:
     if config.select not in ('best', 'last'): raise ValueError(f"select must be 'best' or 'last', not {config.select!r}")
     if config.group_weight and not config.class_weight: raise ValueError('group_weight needs the class head: set class_weight > 0')
     if config.logit_norm < 0: raise ValueError(f'logit_norm is a temperature τ > 0 (0: off), not {config.logit_norm}')
+    if config.early_image_size and vit_config(config.model).backbone == 'vit': raise ValueError(f'early_image_size resizes a CNN\'s photos; {config.model} is a ViT, whose position embeddings are learned at image_size')
+    if bool(config.early_image_size) != bool(config.early_epochs): raise ValueError(f'progressive resizing needs both early_image_size and early_epochs, not {config.early_image_size} and {config.early_epochs}')
     store = Path(config.store) if config.store else default_store(config.photo_size)
     if not store.is_file(): raise FileNotFoundError(f'no image store at {store}: atomvision train builds the store of its photo size, atomvision run the default one')
     held_out = tuple(config.held_out)
@@ -389,12 +393,16 @@ def save_checkpoint(run: Run) -> None:
     atomic_write(run.checkpoint, lambda p: torch.save(payload, p))
 
 # %% ../nbs/09_train.ipynb #41834b07
+def train_image_size(config: TrainConfig, epoch: int) -> int:
+    "The side of the train crops in `epoch` (from 0): `early_image_size` for the first `early_epochs`, then `image_size`."
+    return config.early_image_size if config.early_image_size and epoch < config.early_epochs else config.image_size
+
 def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: torch.Tensor, epoch: int) -> dict:
     """Augment (and mix) one batch and compute its loss: the element loss, the class cross-entropies and the group
     loss, each λ·(own targets) + (1-λ)·(partner's targets) for a mixed batch."""
     c, dev = run.config, run.device
     seeds = sample_seeds(c.seed, epoch, index)
-    x = augment(images.to(dev), c.image_size, seeds.to(dev), strength=c.augment)
+    x = augment(images.to(dev), train_image_size(c, epoch), seeds.to(dev), strength=c.augment)
     x, partner, lam = mix_batch(x, c.seed * 7_000_003 + epoch * 50_021 + run.state['batch'], c.mixup, c.cutmix, c.mix_prob)
     x = normalize(x, run.train_set.mean, run.train_set.std)
     if pretrained_part(run.model) is not None: x = x.contiguous(memory_format=torch.channels_last)

@@ -7,8 +7,9 @@ epistemic variance on constructed out-of-distribution inputs. Prints a table and
 
 The `cnn` group is the pretrained recipe (the `cpu` preset: EfficientNet-Lite0, 6 epochs at 160 px, about 8 minutes a
 run alone on the 2-core development machine) and the first recipe's variants measured against it (09_train), and
-`cnn-next` one-change variants of the recipe (192 px, 8 epochs, the heads first, one learning rate, CutMix alone and no label
-smoothing measured over 3 seeds in 09_train; mixup with CutMix, `cnn-mix`, not yet on val); `backbones` puts EfficientNet-Lite1 and Lite2 in
+`cnn-next` one-change variants of the recipe (192 px, 8 epochs, the heads first, one learning rate, CutMix alone, mixup
+with CutMix and no label smoothing measured over 3 seeds in 09_train; 192 px for the last epoch only, `cnn-192-last`,
+measured on the held-out dev draw in 10_evaluate, not yet on val); `backbones` puts EfficientNet-Lite1 and Lite2 in
 Lite0's place at 160 px, `backbones-native` at their own resolutions (240 and 260 px, from a store of 320-px photos,
 built where it is missing; about 31-34 minutes a Lite2 run); the others are the ViT from scratch, whose
 100-epoch run takes about 30 minutes alone and three side by side (one thread each) about 75; a 40-epoch variant at
@@ -55,6 +56,7 @@ VARIANTS = {
     'cnn-no-smoothing': ('cpu', dict(members=1, label_smoothing=0.0)),
     'cnn-logit-norm': ('cpu', dict(members=1, logit_norm=0.04)), # LogitNorm (Wei et al. 2022), for telling unknown foods apart
     'cnn-192': ('cpu', dict(members=1, image_size=192)),
+    'cnn-192-last': ('cpu', dict(members=1, image_size=192, early_image_size=160, early_epochs=5)), # progressive resizing: 5 epochs at 160 px, the last at 192
     'cnn-8-epochs': ('cpu', dict(members=1, epochs=8)),
     'cnn-lite1': ('cpu', dict(members=1, model='efficientnet_lite1')), # the larger backbones, at the quick preset's 160 px and 6 epochs
     'cnn-lite2': ('cpu', dict(members=1, model='efficientnet_lite2')),
@@ -78,7 +80,7 @@ VARIANTS = {
 GROUPS = {'long': ['long'], 'gpu': ['gpu', 'cnn-gpu'], 'quick': ['quick', 'quick-nomix'],
           'cnn': ['cnn', 'cnn-first', 'cnn-first-uniform-lr', 'cnn-first-mix'], # measured (09_train)
           'hybrid': ['hybrid', 'hybrid-distill'], # the ViT whose attention is mapped, learning from the pretrained CNN
-          'cnn-next': ['cnn-uniform-lr', 'cnn-heads-first', 'cnn-mix', 'cnn-cutmix', 'cnn-no-smoothing', 'cnn-192', 'cnn-8-epochs'],
+          'cnn-next': ['cnn-uniform-lr', 'cnn-heads-first', 'cnn-mix', 'cnn-cutmix', 'cnn-no-smoothing', 'cnn-192', 'cnn-192-last', 'cnn-8-epochs'],
           'backbones': ['cnn-lite1', 'cnn-lite2'], # EfficientNet-Lite1 and Lite2 in the quick preset's place
           'backbones-native': ['cnn-lite2-260', 'cnn-lite1-240'], # ... at their own resolutions (about 2.5x the time)
           'ablation': ['recipe', 'patch-stem', 'cls-token', 'strong-augment', 'no-mix', 'no-drop-path', 'ema', 'decay-all',
