@@ -395,7 +395,7 @@ def save_checkpoint(run: Run) -> None:
 # %% ../nbs/09_train.ipynb #41834b07
 def train_image_size(config: TrainConfig, epoch: int) -> int:
     "The side of the train crops in `epoch` (from 0): `early_image_size` for the first `early_epochs`, then `image_size`."
-    return config.early_image_size if config.early_image_size and epoch < config.early_epochs else config.image_size
+    return config.early_image_size if epoch < config.early_epochs else config.image_size # both or neither set (`setup_run`)
 
 def batch_loss(run: Run, images: torch.Tensor, index: torch.Tensor, class_ids: torch.Tensor, epoch: int) -> dict:
     """Augment (and mix) one batch and compute its loss: the element loss, the class cross-entropies and the group

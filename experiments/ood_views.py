@@ -30,20 +30,18 @@ from atomvision.predict import ensemble_outputs, temper
 from atomvision.store import ImageStoreDataset
 from atomvision.transforms import EVAL_CROP
 
-VIEWS = {'evaluation view': [(EVAL_CROP, False)],
-         '+ mirror': [(EVAL_CROP, False), (EVAL_CROP, True)],
-         '+ mirror, whole photo': [(EVAL_CROP, False), (EVAL_CROP, True), (1.0, False), (1.0, True)],
+VIEWS = {'evaluation view': [(EVAL_CROP, False, 1.0)], # (centre crop, mirrored, side as a multiple of the trained one)
+         '+ mirror': [(EVAL_CROP, False, 1.0), (EVAL_CROP, True, 1.0)],
+         '+ mirror, whole photo': [(EVAL_CROP, False, 1.0), (EVAL_CROP, True, 1.0), (1.0, False, 1.0), (1.0, True, 1.0)],
          'side 1.2x': [(EVAL_CROP, False, 1.2)],
          'side 1.2x, crop 1.2x': [(min(1.0, EVAL_CROP * 1.2), False, 1.2)]}
 
 
 def class_posteriors(models, images, mean, std, views) -> torch.Tensor:
-    """Class posteriors [passes x views, N, C] of uint8 photos, each view a (centre crop, mirrored) pair, or a (centre
-    crop, mirrored, side as a multiple of the trained one) triple."""
+    "Class posteriors [passes x views, N, C] of uint8 photos, each view a (centre crop, mirrored, side as a multiple of the trained one)."
     size = models[0].config.image_size
-    side = lambda view: round(size * view[2]) if len(view) > 2 else size
-    return torch.cat([ensemble_outputs(models, images.flip(-1) if view[1] else images, mean, std, side(view), 8, crop=view[0])['class_probs']
-                      for view in views])
+    return torch.cat([ensemble_outputs(models, images.flip(-1) if mirrored else images, mean, std, round(size * side), 8, crop=crop)['class_probs']
+                      for crop, mirrored, side in views])
 
 
 def main():
