@@ -45,10 +45,14 @@ def cell_counts(path: Path, skip: set) -> dict:
     return counts
 
 
-def _run(path: Path, flags: str) -> subprocess.CompletedProcess:
-    timeout = int(os.environ.get('ATOMVISION_NOTEBOOK_TIMEOUT', '1200'))
+def _run(path: Path, flags: str, env: dict) -> subprocess.CompletedProcess:
+    "Run one notebook in a fresh process with the environment `env`, a copy taken before any thread started."
+    # An explicit env, never the inherited one: pytest sets PYTEST_CURRENT_TEST in the main thread while these
+    # threads spawn, and a child that execs with the live environ (CPython drops the GIL around vfork) can find it
+    # reallocated under it, which surfaces as "OSError: [Errno 14] Bad address" from Popen.
+    timeout = int(env.get('ATOMVISION_NOTEBOOK_TIMEOUT', '1200'))
     return subprocess.run([sys.executable, str(ROOT / 'tools' / 'run_notebooks.py'), '--check', str(path), '--flags', flags],
-                          capture_output=True, text=True, timeout=timeout, cwd=path.parent)
+                          capture_output=True, text=True, timeout=timeout, cwd=path.parent, env=env)
 
 
 @pytest.fixture(scope='session')
@@ -65,7 +69,8 @@ def notebook_runs(request):
     workers = int(os.environ.get('ATOMVISION_TEST_WORKERS', os.cpu_count() or 1))
     pool = ThreadPoolExecutor(max_workers=workers)
     request.addfinalizer(pool.shutdown)
-    runs = {p.name: pool.submit(_run, p, requested) for p in notebooks()}
+    env = dict(os.environ) # taken here, in the main thread, before the first notebook starts
+    runs = {p.name: pool.submit(_run, p, requested, env) for p in notebooks()}
     stats = request.config.stash.setdefault(_STATS, {})
     for p in notebooks(): stats[p.name] = cell_counts(p, set(test_flags()) - force)
     return runs

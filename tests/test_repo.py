@@ -1,4 +1,6 @@
 """The repository's own checks: README freshness, drift detection, the console script."""
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -135,3 +137,17 @@ def test_scripts_start():
         done = subprocess.run([sys.executable, str(script), '--help'], capture_output=True, text=True, timeout=120, cwd=ROOT)
         if done.returncode != 0 or 'usage' not in done.stdout.lower(): broken.append(f'{script.relative_to(ROOT)}: {done.stderr[-300:]}')
     assert not broken, broken
+
+
+def test_notebook_runs_use_the_environment_they_are_given(tmp_path):
+    "A notebook run gets the environment snapshot it was handed, not the live (changing) one: a notebook written here checks a name only the snapshot holds."
+    from conftest import _run
+    notebook = tmp_path / 'probe.ipynb' # a test fixture written here, not a project notebook
+    cell = {'cell_type': 'code', 'execution_count': None, 'metadata': {}, 'outputs': [],
+            'source': ["import os\n", "assert os.environ.get('ATOMVISION_ENV_PROBE') == 'snapshot', os.environ.get('ATOMVISION_ENV_PROBE')"]}
+    notebook.write_text(json.dumps({'cells': [cell], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}), encoding='utf-8')
+    done = _run(notebook, '', {**os.environ, 'ATOMVISION_ENV_PROBE': 'snapshot'})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert 'ATOMVISION_ENV_PROBE' not in os.environ
+    failed = _run(notebook, '', dict(os.environ)) # the same notebook fails without the name: the check can fail
+    assert failed.returncode != 0
