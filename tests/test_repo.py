@@ -150,4 +150,4 @@ def test_notebook_runs_use_the_environment_they_are_given(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert 'ATOMVISION_ENV_PROBE' not in os.environ
     failed = _run(notebook, '', dict(os.environ)) # the same notebook fails without the name: the check can fail
-    assert failed.returncode != 0
+    assert failed.returncode != 0 and 'AssertionError: None' in failed.stdout + failed.stderr, failed.stdout + failed.stderr
